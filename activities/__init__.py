@@ -1,0 +1,43 @@
+"""Temporal activities: one module a step, each thin over the podnex domain code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities.audio import AudioActivities
+from activities.context import ActivityDeps
+from activities.limits import LimitActivities
+from activities.script import ScriptActivities
+from activities.speech import SpeechActivities
+from activities.status import StatusActivities
+from activities.storage import StorageActivities
+from activities.usage import UsageActivities
+
+__all__ = [
+    "ActivityDeps",
+    "AudioActivities",
+    "LimitActivities",
+    "ScriptActivities",
+    "SpeechActivities",
+    "StatusActivities",
+    "StorageActivities",
+    "UsageActivities",
+    "all_activities",
+]
+
+
+def all_activities(deps: ActivityDeps) -> list[Any]:
+    """Every activity of PodcastWorkflow, bound to the worker's dependencies."""
+    limits = LimitActivities(deps)
+    storage = StorageActivities(deps)
+    return [
+        limits.check_limits,
+        limits.release_podcast,
+        ScriptActivities(deps).write_script,
+        SpeechActivities(deps).synthesize_line,
+        AudioActivities(deps).combine_audio,
+        storage.upload_audio,
+        storage.delete_partial_audio,
+        UsageActivities(deps).record_usage,
+        StatusActivities(deps).update_podcast_status,
+    ]

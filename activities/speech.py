@@ -1,0 +1,46 @@
+"""Synthesise one line of dialogue, cached by content in storage."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.context import ActivityDeps, heartbeating, log
+from podnex.speech.base import SpeechError
+from podnex.storage.keys import segment_key
+from workflows.types import SpeechRequest, SpeechResult
+
+
+class SpeechActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="synthesize_line")
+    async def synthesize_line(self, request: SpeechRequest) -> SpeechResult:
+        engine = self.deps.engines.get(request.provider)
+        if engine is None:
+            raise ApplicationError(
+                f"unknown speech provider {request.provider!r}",
+                type="UnknownProvider",
+                non_retryable=True,
+            )
+        key = segment_key(request.podcast_id, engine.name, request.voice, request.text)
+        storage = self.deps.storage
+        if await storage.exists(key):
+            log().info("speech cache hit", line=request.index, key=key)
+            return SpeechResult(key=key, duration_seconds=0.0, cached=True)
+        try:
+            async with heartbeating():
+                audio = await engine.synthesize(request.text, request.voice)
+        except SpeechError as exc:
+            raise ApplicationError(
+                str(exc), type="SpeechError", non_retryable=not exc.retryable
+            ) from exc
+        await storage.put(
+            key,
+            audio.wav,
+            content_type="audio/wav",
+            metadata={"podcast-id": request.podcast_id, "line": str(request.index)},
+        )
+        log().info("line synthesised", line=request.index, seconds=round(audio.duration_seconds, 2))
+        return SpeechResult(key=key, duration_seconds=audio.duration_seconds, cached=False)

@@ -1,0 +1,46 @@
+"""Publish the finished MP3 under its final key, and clean up a run's partial audio."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.context import ActivityDeps, log
+from podnex.storage import ObjectNotFound
+from podnex.storage.keys import audio_key, work_prefix
+from workflows.types import CleanupRequest, PublishRequest, PublishResult
+
+
+class StorageActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="upload_audio")
+    async def upload_audio(self, request: PublishRequest) -> PublishResult:
+        storage = self.deps.storage
+        final_key = audio_key(request.podcast_id)
+        try:
+            data = await storage.get(request.staging_key)
+        except ObjectNotFound:
+            # A retry after the staging copy was cleaned: the upload already happened.
+            stored = await storage.stat(final_key)
+            return PublishResult(audio_key=final_key, size_bytes=stored.size)
+        stored = await storage.put(
+            final_key,
+            data,
+            content_type="audio/mpeg",
+            metadata={
+                "podcast-id": request.podcast_id,
+                "duration-seconds": f"{request.duration_seconds:.3f}",
+            },
+        )
+        removed = await storage.delete_prefix(work_prefix(request.podcast_id))
+        log().info("audio uploaded", key=final_key, bytes=stored.size, segments_removed=removed)
+        return PublishResult(audio_key=final_key, size_bytes=stored.size)
+
+    @activity.defn(name="delete_partial_audio")
+    async def delete_partial_audio(self, request: CleanupRequest) -> int:
+        storage = self.deps.storage
+        removed = await storage.delete_prefix(work_prefix(request.podcast_id))
+        await storage.delete(audio_key(request.podcast_id))
+        log().info("partial audio deleted", objects=removed)
+        return removed

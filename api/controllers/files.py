@@ -1,0 +1,74 @@
+"""/api/v1/files/{key}: audio from local storage through signed, expiring links."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from api.errors import ApiError
+from api.ranges import RangeNotSatisfiable, parse_range
+from api.state import AppState
+from podnex.storage import ObjectNotFound
+from podnex.storage.base import StorageError
+from podnex.storage.signing import verify
+
+
+def _read_slice(path: Any, start: int, length: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return handle.read(length)
+
+
+class FileController(Controller):
+    path = "/api/v1/files"
+    tags = ["files"]
+
+    @get(
+        "/{key:path}",
+        operation_id="getFile",
+        summary="Fetch stored audio with a signed link",
+        description="Supports single byte-range requests (206 Partial Content).",
+        include_in_schema=True,
+    )
+    async def get_file(
+        self,
+        request: Request[Any, Any, Any],
+        key: FromPath[str],
+        expires: Annotated[int, QueryParameter(ge=0, description="Unix time the link expires")],
+        signature: FromQuery[str],
+    ) -> Response[bytes]:
+        state: AppState = request.app.state.podnex
+        key = key.lstrip("/")
+        if not verify(state.secret_key, key, expires, signature, time.time()):
+            raise ApiError(403, "Link invalid or expired", code="LINK_INVALID")
+        local = getattr(state.storage, "path_for", None)
+        if local is None:
+            raise ApiError(404, "Not found")
+        try:
+            stored = await state.storage.stat(key)
+        except (ObjectNotFound, StorageError) as exc:
+            raise ApiError(404, "Not found") from exc
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, max-age=300",
+            "Content-Disposition": f'inline; filename="{key.rsplit("/", 2)[-2]}.mp3"',
+        }
+        try:
+            wanted = parse_range(request.headers.get("range"), stored.size)
+        except RangeNotSatisfiable as exc:
+            raise ApiError(
+                416,
+                "Range not satisfiable",
+                headers={"Content-Range": f"bytes */{stored.size}"},
+            ) from exc
+        if wanted is None:
+            start, end, status = 0, stored.size - 1, 200
+        else:
+            (start, end), status = wanted, 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
+        body = await asyncio.to_thread(_read_slice, local(key), start, end - start + 1)
+        return Response(body, status_code=status, media_type=stored.content_type, headers=headers)

@@ -1,0 +1,90 @@
+"""Every error leaves the API in the seed's envelope: {"success": false, "error", "code", "details"}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = structlog.get_logger("podnex.api")
+
+_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    416: "RANGE_NOT_SATISFIABLE",
+    422: "UNPROCESSABLE_ENTITY",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(HTTPException):
+    """An error with a stable machine-readable code and optional details."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=message, status_code=status_code, headers=headers)
+        self.code = code or _CODES.get(status_code, "ERROR")
+        self.details = details
+
+
+def envelope(message: str, code: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": False, "error": message, "code": code}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def _field_name(key: str) -> str:
+    return key.removeprefix("body.").removeprefix("query.")
+
+
+def validation_details(exc: ValidationException) -> list[dict[str, str]]:
+    """Litestar's validation extras as [{"field", "message"}]."""
+    details = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            field = str(item.get("key") or item.get("loc") or "body")
+            details.append({"field": _field_name(field), "message": str(item.get("message"))})
+    return details
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, ApiError):
+        body = envelope(exc.detail, exc.code, exc.details)
+    elif isinstance(exc, ValidationException):
+        details = validation_details(exc)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details) or exc.detail
+        body = envelope(f"Validation failed: {summary}", "VALIDATION_ERROR", details or None)
+    elif isinstance(exc, NotAuthorizedException):
+        body = envelope(exc.detail or "Unauthorized", "UNAUTHORIZED")
+    else:
+        body = envelope(exc.detail, _CODES.get(status, "ERROR"))
+    return Response(body, status_code=status, headers=exc.headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    return Response(
+        envelope("Internal server error", "INTERNAL_ERROR"),
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+EXCEPTION_HANDLERS = {HTTPException: handle_http_exception, Exception: handle_unexpected}

@@ -1,0 +1,37 @@
+"""Subscription plans and their monthly limits: the one place they are defined."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Plan(enum.StrEnum):
+    FREE = "FREE"
+    STARTER = "STARTER"
+    PRO = "PRO"
+    BUSINESS = "BUSINESS"
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """Monthly limits. `None` means unlimited."""
+
+    podcasts: int | None
+    minutes: int | None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.podcasts is None and self.minutes is None
+
+
+PLAN_LIMITS: dict[Plan, PlanLimits] = {
+    Plan.FREE: PlanLimits(podcasts=5, minutes=25),
+    Plan.STARTER: PlanLimits(podcasts=50, minutes=250),
+    Plan.PRO: PlanLimits(podcasts=200, minutes=1000),
+    Plan.BUSINESS: PlanLimits(podcasts=None, minutes=None),
+}
+
+
+def limits_for(plan: Plan | str) -> PlanLimits:
+    return PLAN_LIMITS[Plan(plan)]

@@ -1,0 +1,206 @@
+"""Offline speech with espeak-ng, loaded from the ``espeakng-loader`` wheel through ctypes.
+
+libespeak-ng keeps its state (current voice, rate, output callback) in process-wide
+globals, so every use of it is serialised by :data:`_LOCK`. Synthesis runs in a worker
+thread so that the event loop stays responsive.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import ctypes
+import io
+import sys
+import threading
+import wave
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import espeakng_loader
+
+from podnex.speech.base import SpeechAudio, SpeechError
+
+ESPEAK_WORDS_PER_MINUTE = 175
+"""Default speaking rate, in words per minute."""
+
+_MIN_WORDS_PER_MINUTE = 80
+_MAX_WORDS_PER_MINUTE = 450
+
+# Constants from espeak-ng's speak_lib.h.
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_DONT_EXIT = 0x8000
+_EE_OK = 0
+_ESPEAK_RATE = 1
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+
+_BUFFER_LENGTH_MS = 500
+_SAMPLE_WIDTH_BYTES = 2
+
+_MALE_VOICE = "en-us"
+_FEMALE_VOICE = "en-us+f3"
+_VOICES: Mapping[str, str] = MappingProxyType(
+    {
+        "host": _MALE_VOICE,
+        "guest": _FEMALE_VOICE,
+        "male": _MALE_VOICE,
+        "female": _FEMALE_VOICE,
+    }
+)
+
+# int SynthCallback(short *wav, int numsamples, espeak_EVENT *events)
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+
+_LOCK = threading.Lock()
+"""Serialises every call into libespeak-ng, which is not thread-safe."""
+
+
+class _Library:
+    """The initialised libespeak-ng of this process. Use only while holding :data:`_LOCK`."""
+
+    def __init__(self) -> None:
+        try:
+            lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        except OSError as exc:
+            raise SpeechError(f"cannot load libespeak-ng: {exc}", retryable=False) from exc
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,  # text
+            ctypes.c_size_t,  # size
+            ctypes.c_uint,  # position
+            ctypes.c_int,  # position_type
+            ctypes.c_uint,  # end_position
+            ctypes.c_uint,  # flags
+            ctypes.c_void_p,  # unique_identifier
+            ctypes.c_void_p,  # user_data
+        ]
+        lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_Synchronize.argtypes = []
+        lib.espeak_Synchronize.restype = ctypes.c_int
+
+        data_path = espeakng_loader.get_data_path().encode()
+        sample_rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_LENGTH_MS, data_path, _INITIALIZE_DONT_EXIT
+        )
+        if sample_rate <= 0:
+            raise SpeechError(
+                f"espeak_Initialize failed (returned {sample_rate})", retryable=False
+            )
+        self.sample_rate = sample_rate
+        self._lib = lib
+        self._chunks: list[bytes] = []
+        # The library keeps only a C pointer: this reference keeps the trampoline alive.
+        self._callback = _SynthCallback(self._collect)
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _collect(self, wav: int | None, num_samples: int, _events: int | None) -> int:
+        """Receive a block of samples from espeak-ng; returning 0 asks it to continue."""
+        if wav and num_samples > 0:
+            self._chunks.append(ctypes.string_at(wav, num_samples * _SAMPLE_WIDTH_BYTES))
+        return 0
+
+    def synthesize(self, text: str, voice_id: str, words_per_minute: int) -> bytes:
+        """Speak ``text`` and return its samples as native-order 16-bit PCM."""
+        _check(self._lib.espeak_SetVoiceByName(voice_id.encode()), f"set voice {voice_id!r}")
+        _check(
+            self._lib.espeak_SetParameter(_ESPEAK_RATE, words_per_minute, 0),
+            f"set rate {words_per_minute}",
+        )
+        encoded = text.encode()
+        self._chunks = []
+        try:
+            _check(
+                self._lib.espeak_Synth(
+                    encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+                ),
+                "synthesise",
+            )
+            _check(self._lib.espeak_Synchronize(), "synchronise")
+            return b"".join(self._chunks)
+        finally:
+            self._chunks = []
+
+
+def _check(code: int, action: str) -> None:
+    if code != _EE_OK:
+        raise SpeechError(f"espeak-ng could not {action} (error {code})", retryable=False)
+
+
+_library: _Library | None = None
+
+
+def _get_library() -> _Library:
+    """Return the process's library, initialising it on first use. Hold :data:`_LOCK`."""
+    global _library
+    if _library is None:
+        _library = _Library()
+    return _library
+
+
+def _to_wav(pcm: bytes, sample_rate: int) -> bytes:
+    """Wrap native-order 16-bit mono PCM in a RIFF WAV file (which is little-endian)."""
+    if sys.byteorder == "big":
+        samples = array.array("h", pcm)
+        samples.byteswap()
+        pcm = samples.tobytes()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(_SAMPLE_WIDTH_BYTES)
+        writer.setframerate(sample_rate)
+        writer.writeframes(pcm)
+    return buffer.getvalue()
+
+
+class EspeakEngine:
+    """Speech engine backed by the bundled espeak-ng: offline, fast, robotic but clear.
+
+    The ``host``/``male`` voice is American English (``en-us``, about 100 Hz); the
+    ``guest``/``female`` voice is its female variant (``en-us+f3``, about 210 Hz).
+    """
+
+    name = "espeak"
+
+    def __init__(self, words_per_minute: int = ESPEAK_WORDS_PER_MINUTE) -> None:
+        if not _MIN_WORDS_PER_MINUTE <= words_per_minute <= _MAX_WORDS_PER_MINUTE:
+            raise ValueError(
+                f"words_per_minute must be between {_MIN_WORDS_PER_MINUTE} and "
+                f"{_MAX_WORDS_PER_MINUTE}, got {words_per_minute}"
+            )
+        self.words_per_minute = words_per_minute
+
+    def voices(self) -> Mapping[str, str]:
+        """Map the public voice names to espeak-ng voice names."""
+        return _VOICES
+
+    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
+        """Speak ``text`` with the public voice ``voice`` in a worker thread."""
+        voice_id = _VOICES.get(voice)
+        if voice_id is None:
+            raise SpeechError(
+                f"unknown voice {voice!r}; expected one of {sorted(_VOICES)}", retryable=False
+            )
+        if not text.strip():
+            raise SpeechError("nothing to say: the text is empty", retryable=False)
+        return await asyncio.to_thread(self._synthesize_blocking, text, voice_id)
+
+    def _synthesize_blocking(self, text: str, voice_id: str) -> SpeechAudio:
+        with _LOCK:
+            library = _get_library()
+            pcm = library.synthesize(text, voice_id, self.words_per_minute)
+        if not pcm:
+            raise SpeechError("espeak-ng produced no audio", retryable=True)
+        frames = len(pcm) // _SAMPLE_WIDTH_BYTES
+        return SpeechAudio(
+            wav=_to_wav(pcm, library.sample_rate),
+            sample_rate=library.sample_rate,
+            duration_seconds=frames / library.sample_rate,
+        )

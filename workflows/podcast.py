@@ -1,0 +1,327 @@
+"""PodcastWorkflow: notes in, a published two-voice MP3 out.
+
+Deterministic code only: every side effect is an activity, every value that crosses into
+history is small (audio moves through storage, named by key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audio import AudioActivities
+    from activities.limits import LimitActivities
+    from activities.script import ScriptActivities
+    from activities.speech import SpeechActivities
+    from activities.status import StatusActivities
+    from activities.storage import StorageActivities
+    from activities.usage import UsageActivities
+    from workflows.types import (
+        Admission,
+        CleanupRequest,
+        CombineRequest,
+        LimitRequest,
+        PodcastInput,
+        PodcastResult,
+        Progress,
+        PublishRequest,
+        Script,
+        ScriptRequest,
+        SegmentRef,
+        SpeechRequest,
+        SpeechResult,
+        StatusUpdate,
+        TranscriptLine,
+        UsageRequest,
+        WorkflowStatus,
+    )
+
+QUICK = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
+WORK = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+)
+
+# Progress bands, as clients of the original service expect them.
+ADMITTED, SCRIPT_START, SCRIPT_DONE = 5, 10, 25
+SPEECH_START, SPEECH_DONE = 30, 70
+COMBINE_START, UPLOAD_START, USAGE_START = 75, 90, 95
+
+
+def speech_progress(done: int, total: int) -> int:
+    if total <= 0:
+        return SPEECH_START
+    return SPEECH_START + (SPEECH_DONE - SPEECH_START) * done // total
+
+
+def failure_message(error: BaseException) -> str:
+    """The most specific readable message of a failure chain."""
+    current: BaseException | None = error
+    message = str(error)
+    while current is not None:
+        if isinstance(current, FailureError) and not isinstance(current, ActivityError):
+            message = current.message
+        current = current.__cause__
+    return message
+
+
+@workflow.defn
+class PodcastWorkflow:
+    @workflow.init
+    def __init__(self, input: PodcastInput) -> None:
+        self._input = input
+        self._admission: Admission | None = None
+        self._cancel_requested = False
+        self._progress = Progress(status="QUEUED", progress=0, current_step="Queued")
+
+    # -- messages -------------------------------------------------------------------------
+
+    @workflow.update
+    async def admit(self) -> Admission:
+        """Answers once the limit check has run: the API waits on this to reply 201 or 403."""
+        await workflow.wait_condition(lambda: self._admission is not None)
+        assert self._admission is not None
+        return self._admission
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._progress
+
+    @workflow.signal
+    def cancel(self) -> None:
+        """Programs cancel a run with this signal; Temporal's own cancel request works too."""
+        self._cancel_requested = True
+
+    # -- the run --------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: PodcastInput) -> PodcastResult:
+        admission = await workflow.execute_activity_method(
+            LimitActivities.check_limits,
+            LimitRequest(podcast_id=input.podcast_id),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
+        self._admission = admission
+        if not admission.admitted:
+            reason = admission.reason or "Subscription limit reached"
+            await self._set("FAILED", 0, "Refused: subscription limit reached", error=reason)
+            return PodcastResult(podcast_id=input.podcast_id, status="FAILED", error=reason)
+
+        await self._set("PROCESSING", ADMITTED, "Admitted")
+        pipeline = asyncio.create_task(self._produce(input))
+        requested_by_temporal = False
+        try:
+            await workflow.wait_condition(lambda: pipeline.done() or self._cancel_requested)
+        except asyncio.CancelledError:
+            requested_by_temporal = True
+
+        if not pipeline.done():
+            pipeline.cancel()
+            await workflow.wait([pipeline])
+            await self._clean_up("CANCELLED", "Cancelled", None)
+            if requested_by_temporal:
+                raise asyncio.CancelledError()
+            return PodcastResult(podcast_id=input.podcast_id, status="CANCELLED")
+
+        try:
+            return pipeline.result()
+        except (ActivityError, ApplicationError) as err:
+            message = failure_message(err)
+            await self._clean_up("FAILED", "Failed", message)
+            raise ApplicationError(
+                f"Podcast generation failed: {message}", type="PodcastFailed", non_retryable=True
+            ) from err
+
+    async def _produce(self, input: PodcastInput) -> PodcastResult:
+        await self._set("PROCESSING", SCRIPT_START, "Writing the script")
+        script: Script = await workflow.execute_activity_method(
+            ScriptActivities.write_script,
+            ScriptRequest(
+                podcast_id=input.podcast_id,
+                note_content=input.note_content,
+                duration=input.duration,
+                title=input.title,
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=WORK,
+        )
+        self._progress = self._progress.model_copy(
+            update={"progress": SCRIPT_DONE, "current_step": "Script written"}
+        )
+
+        speech = await self._synthesize(input, script)
+
+        await self._set("PROCESSING", COMBINE_START, "Combining audio")
+        combined = await workflow.execute_activity_method(
+            AudioActivities.combine_audio,
+            CombineRequest(
+                podcast_id=input.podcast_id,
+                segments=[
+                    SegmentRef(key=result.key, speaker=line.speaker)
+                    for result, line in zip(speech, script.lines, strict=True)
+                ],
+            ),
+            start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=WORK,
+        )
+
+        await self._set("PROCESSING", UPLOAD_START, "Uploading audio")
+        published = await workflow.execute_activity_method(
+            StorageActivities.upload_audio,
+            PublishRequest(
+                podcast_id=input.podcast_id,
+                staging_key=combined.key,
+                duration_seconds=combined.duration_seconds,
+            ),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=WORK,
+        )
+
+        await self._set("PROCESSING", USAGE_START, "Recording usage")
+        await workflow.execute_activity_method(
+            UsageActivities.record_usage,
+            UsageRequest(podcast_id=input.podcast_id, seconds=combined.duration_seconds),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
+
+        transcript = [
+            TranscriptLine(
+                speaker=line.speaker,
+                text=line.text,
+                start_seconds=timing.start_seconds,
+                end_seconds=timing.end_seconds,
+            )
+            for line, timing in zip(script.lines, combined.timings, strict=True)
+        ]
+        await self._set(
+            "COMPLETED",
+            100,
+            "Completed",
+            title=input.title or script.title,
+            audio_key=published.audio_key,
+            audio_duration=combined.duration_seconds,
+            audio_size_bytes=published.size_bytes,
+            transcript=transcript,
+        )
+        return PodcastResult(
+            podcast_id=input.podcast_id,
+            status="COMPLETED",
+            audio_key=published.audio_key,
+            audio_duration=combined.duration_seconds,
+        )
+
+    async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
+        """One activity per line, at most `speech_concurrency` at a time, results in order."""
+        total = len(script.lines)
+        await self._set("PROCESSING", SPEECH_START, "Synthesising speech", lines_total=total)
+        limit = asyncio.Semaphore(input.speech_concurrency)
+        done = 0
+
+        async def speak(index: int) -> SpeechResult:
+            nonlocal done
+            line = script.lines[index]
+            voice = input.host_voice if line.speaker == "host" else input.guest_voice
+            async with limit:
+                result = await workflow.execute_activity_method(
+                    SpeechActivities.synthesize_line,
+                    SpeechRequest(
+                        podcast_id=input.podcast_id,
+                        index=index,
+                        speaker=line.speaker,
+                        text=line.text,
+                        voice=voice,
+                        provider=input.tts_provider,
+                    ),
+                    start_to_close_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(seconds=10),
+                    retry_policy=WORK,
+                    summary=f"line {index + 1}/{total} ({line.speaker})",
+                )
+            done += 1
+            self._progress = self._progress.model_copy(
+                update={
+                    "progress": speech_progress(done, total),
+                    "lines_done": done,
+                    "current_step": f"Synthesising speech ({done}/{total} lines)",
+                }
+            )
+            return result
+
+        tasks = [asyncio.create_task(speak(index)) for index in range(total)]
+        try:
+            await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            return [task.result() for task in tasks]
+        finally:
+            pending = [task for task in tasks if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await workflow.wait(pending)
+
+    # -- state ----------------------------------------------------------------------------
+
+    async def _set(
+        self,
+        status: WorkflowStatus,
+        progress: int,
+        step: str,
+        *,
+        error: str | None = None,
+        lines_total: int | None = None,
+        **fields: object,
+    ) -> None:
+        """Update the queryable progress and mirror it into Postgres."""
+        self._progress = Progress(
+            status=status,
+            progress=progress,
+            current_step=step,
+            lines_done=self._progress.lines_done,
+            lines_total=self._progress.lines_total if lines_total is None else lines_total,
+            error=error,
+        )
+        workflow.set_current_details(f"{status}: {step} ({progress}%)")
+        await workflow.execute_activity_method(
+            StatusActivities.update_podcast_status,
+            StatusUpdate(
+                podcast_id=self._input.podcast_id,
+                status=status,
+                progress=progress,
+                current_step=step,
+                error=error,
+                **fields,  # type: ignore[arg-type]
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
+
+    async def _clean_up(self, status: WorkflowStatus, step: str, error: str | None) -> None:
+        """Compensate a run that will not complete: audio removed, reservation returned."""
+        request = CleanupRequest(podcast_id=self._input.podcast_id)
+        await workflow.execute_activity_method(
+            StorageActivities.delete_partial_audio,
+            request,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=QUICK,
+        )
+        await workflow.execute_activity_method(
+            LimitActivities.release_podcast,
+            request,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
+        await self._set(status, self._progress.progress, step, error=error)
