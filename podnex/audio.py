@@ -1,8 +1,9 @@
 """Combining spoken lines into one loudness-normalised MP3 episode.
 
-Lines are decoded with pydub, levelled to a common speech level, joined with short pauses
-into one 16-bit mono PCM mix, then piped through the ``ffmpeg`` binary bundled by
-``imageio-ffmpeg`` (``loudnorm`` to the target loudness, resampling, ``libmp3lame`` CBR).
+Each line's WAV is decoded into a pydub segment, levelled to a common speech level and
+appended, after a short pause, to one 16-bit mono PCM mix. The mix is piped through the
+``ffmpeg`` binary bundled by ``imageio-ffmpeg``: a peak limiter, ``loudnorm`` to the target
+loudness, resampling to the output rate and ``libmp3lame`` CBR encoding.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import subprocess
 import tempfile
 import warnings
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,12 @@ import mutagen
 from mutagen.mp3 import MP3
 
 with warnings.catch_warnings():
-    # pydub looks for ffmpeg on PATH at import; the bundled binary is configured below.
+    # pydub looks for ffmpeg on PATH at import (the bundled binary is configured below) and
+    # imports audioop, deprecated in Python 3.11 (audioop-lts provides it from 3.13 on).
     warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
+    warnings.filterwarnings(
+        "ignore", message="'audioop' is deprecated", category=DeprecationWarning
+    )
     from pydub import AudioSegment
 
 FFMPEG_EXE = imageio_ffmpeg.get_ffmpeg_exe()
@@ -155,17 +161,26 @@ def mp3_duration_seconds(data: bytes) -> float:
     Raises ``ValueError`` when ``data`` is not an MP3 stream.
     """
     try:
-        return float(MP3(io.BytesIO(data)).info.length)
+        info = MP3(io.BytesIO(data)).info
     except mutagen.MutagenError as exc:
         raise ValueError(f"not an MP3 stream: {exc}") from exc
+    if info is None:
+        raise ValueError("not an MP3 stream: no audio frames")
+    return float(info.length)
 
 
 def _decode_wav(data: bytes, index: int) -> AudioSegment:
-    """Decode a WAV file into 16-bit mono."""
+    """Decode a PCM WAV file into 16-bit mono."""
     try:
-        segment = AudioSegment.from_wav(io.BytesIO(data))
-    except Exception as exc:  # pydub raises assorted errors for malformed WAV data
-        raise ValueError(f"line {index} is not a readable WAV file: {exc}") from exc
+        with wave.open(io.BytesIO(data), "rb") as reader:
+            segment = AudioSegment(
+                data=reader.readframes(reader.getnframes()),
+                sample_width=reader.getsampwidth(),
+                frame_rate=reader.getframerate(),
+                channels=reader.getnchannels(),
+            )
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"line {index} is not a readable PCM WAV file: {exc}") from exc
     return segment.set_channels(1).set_sample_width(_SAMPLE_WIDTH_BYTES)
 
 
@@ -209,11 +224,13 @@ def _encode_mp3(
     The MP3 goes to a seekable temporary file so ffmpeg can write the Xing/LAME header,
     which records the frame count and encoder delay needed for an exact duration.
     """
+    # Lines sit at about _LINE_LEVEL_DBFS, which loudnorm raises to target_lufs: a peak at
+    # this ceiling then lands near the true-peak limit instead of far above it.
     low, high = _LIMITER_RANGE_DBFS
     ceiling_dbfs = min(max(_LINE_LEVEL_DBFS + _TRUE_PEAK_DBTP - target_lufs, low), high)
     filters = ",".join(
         [
-            f"alimiter=limit={10 ** (ceiling_dbfs / 20):.4f}:level=false",
+            f"alimiter=limit={10 ** (ceiling_dbfs / 20):.4f}:level=false:latency=true",
             f"loudnorm=I={target_lufs}:TP={_TRUE_PEAK_DBTP}:LRA={_LOUDNESS_RANGE_LU}",
         ]
     )

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
@@ -91,7 +90,7 @@ def main() -> int:
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    children: list[subprocess.Popen[bytes]] = []
+    children: dict[str, subprocess.Popen[bytes]] = {}
     temporal = None
     postgres = None
 
@@ -132,13 +131,13 @@ def main() -> int:
 
         key = asyncio.run(dev_api_key(settings, database_url))
         python = sys.executable
-        children.append(spawn([python, "worker.py"], env))
+        children["worker"] = spawn([python, "worker.py"], env)
         api = spawn(
             [python, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
              "--port", str(settings.port), "--log-level", "warning"],
             env,
         )
-        children.append(api)
+        children["api"] = api
         api_url = f"http://localhost:{settings.port}"
         wait_healthy(f"{api_url}/api/health", api)
         print(
@@ -156,14 +155,14 @@ def main() -> int:
             flush=True,
         )
         while not stopping:
-            for child in children:
+            for name, child in children.items():
                 if child.poll() is not None:
-                    print(f"! {Path(child.args[1]).name} exited with {child.returncode}")
+                    print(f"! the {name} exited with code {child.returncode}; stopping")
                     stopping = True
             time.sleep(0.3)
     finally:
         print("\nStopping…", flush=True)
-        stop_all(children)
+        stop_all(list(children.values()))
         if temporal is not None:
             temporal.stop()
         del postgres

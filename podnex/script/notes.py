@@ -94,6 +94,7 @@ _HTML_BLOCK = re.compile(
     r"|title)\b[^<>]*>",
     re.IGNORECASE,
 )
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DROPPED_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cf", "Co", "Cs", "Cn"})
 _KEPT_CHARACTERS = frozenset("\n\t`^")
 #: Stands in for removed unspeakable content (URL, e-mail, image, code) until sentences are
@@ -123,6 +124,10 @@ def _prepare(notes: str) -> list[str]:
 
 def _strip_symbols(text: str, keep: frozenset[str] = _KEPT_CHARACTERS) -> str:
     """Remove emoji, other symbols and control/format characters, except those in ``keep``."""
+    if text.isascii():
+        if not _ASCII_CONTROL.search(text):
+            return text
+        return _ASCII_CONTROL.sub(lambda m: m.group() if m.group() in keep else "", text)
     return "".join(
         ch for ch in text if ch in keep or unicodedata.category(ch) not in _DROPPED_CATEGORIES
     )
@@ -171,7 +176,9 @@ _QUOTE_PREFIX = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+")
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _THEMATIC_BREAK = re.compile(r"^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|={3,})$")
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+\u2022\u00b7\u25aa\u25e6\u2023\u2013]|\d{1,3}[.)])[ \t]+(.*)$")
+_LIST_ITEM = re.compile(
+    r"^[ \t]*(?:[-*+\u2022\u00b7\u25aa\u25e6\u2023\u2013]|\d{1,3}[.)])[ \t]+(.*)$"
+)
 _TASK_BOX = re.compile(r"^\[[ xX]\][ \t]*")
 _TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _DEFINITION = re.compile(r"^ {0,3}\[\^?[^\]]+\]:")
@@ -186,15 +193,14 @@ class _SectionBuilder:
         self._sections: list[Section] = []
         self._heading: str | None = None
         self._sentences: list[str] = []
-        self._first_heading: str | None = None
+        self._headings: list[str] = []
 
     def start(self, raw_heading: str) -> None:
         """Start a new section; a heading that cleans to nothing continues the current one."""
         heading = _clean_heading(raw_heading)
         if not heading:
             return
-        if self._first_heading is None:
-            self._first_heading = heading
+        self._headings.append(heading)
         self._close()
         self._heading = heading
 
@@ -218,9 +224,16 @@ class _SectionBuilder:
             self._sentences.extend(_cap_length(_finish(", ".join(parts))))
 
     def result(self) -> ParsedNotes:
-        """Finish the last section and return the whole parse."""
+        """Finish the last section and return the whole parse.
+
+        Notes made only of headings are spoken as their headings: one untitled section.
+        """
         self._close()
-        return ParsedNotes(first_heading=self._first_heading, sections=tuple(self._sections))
+        if not self._sections and self._headings:
+            sentences = (piece for text in self._headings for piece in _cap_length(_finish(text)))
+            self._sections.append(Section(None, tuple(sentences)))
+        first_heading = self._headings[0] if self._headings else None
+        return ParsedNotes(first_heading=first_heading, sections=tuple(self._sections))
 
     def _close(self) -> None:
         if self._sentences:
@@ -355,8 +368,10 @@ _AUTOLINK = re.compile(r"<(?:[a-z][a-z0-9+.-]*:[^<>\s]*|[^<>\s@]+@[^<>\s]+)>", r
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _URL_END = r"(?=[.,;:!?'\")\]]*(?:\s|$))"
 _URL = re.compile(
-    r"(?:\b(?:https?|ftp|file)://|\bwww\.|\bmailto:)\S*?" + _URL_END
-    + r"|\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/\S*?" + _URL_END,
+    r"(?:(?:https?|ftp|file)://|\bwww\.|\bmailto:)\S*?"
+    + _URL_END
+    + r"|\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/\S*?"
+    + _URL_END,
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -380,6 +395,10 @@ _REMOVED_RUN = re.compile(r"\s*\x00(?:[\s,;:]*\x00)*\s*")
 _DANGLING_END = re.compile(
     r"(?:\s+|^)(?:at|to|via|from|see|on|in|here|under|visit|the|a|an|and|or|by|with|of|is|are"
     r"|like|this|following|link|website|site|page|url|e\.g|i\.e)\s*([.!?]*)$",
+    re.IGNORECASE,
+)
+_POINTER_BEFORE_REMOVED = re.compile(
+    r"\b(?:at|to|via|from|see|visit|under|on|in|and|or|with|using|like)\s+(?=\x00)",
     re.IGNORECASE,
 )
 #: A sentence that lost content to a removal is dropped when fewer words than this remain.
@@ -449,7 +468,10 @@ _ALPHANUMERIC = re.compile(r"[^\W_]")
 
 
 def _resolve_removals(text: str, *, drop_if_short: bool = False) -> str:
-    """Take out removal markers; trim words left dangling before a removed tail.
+    """Take out removal markers and the words that only pointed at what was removed.
+
+    "Write to <e-mail> about X" becomes "Write about X"; words left dangling before a
+    removed tail go too ("Details are on <url>." becomes "Details are.").
 
     With ``drop_if_short``, a sentence that lost content and keeps fewer than
     `_MIN_WORDS_AFTER_REMOVAL` words is dropped (returns ""), e.g. "Contact me at <e-mail>."
@@ -457,7 +479,11 @@ def _resolve_removals(text: str, *, drop_if_short: bool = False) -> str:
     if _REMOVED not in text:
         return text
     ends_removed = bool(re.search(r"\x00[\s,;:]*[.!?]*[\"'\u201d\u2019)\]]*\s*$", text))
-    text = _REMOVED_RUN.sub(" ", text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _REMOVED_RUN.sub(f" {_REMOVED} ", _POINTER_BEFORE_REMOVED.sub("", text))
+    text = text.replace(_REMOVED, " ")
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", _WHITESPACE.sub(" ", text)).strip()
     if ends_removed:
         previous = None
@@ -510,6 +536,8 @@ def _trim_clause(text: str) -> str:
 def _finish(sentence: str) -> str:
     """Make a fragment a spoken sentence: trimmed, capitalised, ending in . ! or ?."""
     sentence = _LEADING_JUNK.sub("", sentence).rstrip(_TRAILING_CLAUSE_PUNCT).strip()
+    if sentence.count("(") != sentence.count(")"):
+        sentence = _WHITESPACE.sub(" ", sentence.replace("(", "").replace(")", "")).strip()
     if not _FINAL_PUNCT.search(sentence):
         sentence += "."
     if sentence[:1].islower() and not sentence[1:2].isupper():

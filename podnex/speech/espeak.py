@@ -91,9 +91,7 @@ class _Library:
             _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_LENGTH_MS, data_path, _INITIALIZE_DONT_EXIT
         )
         if sample_rate <= 0:
-            raise SpeechError(
-                f"espeak_Initialize failed (returned {sample_rate})", retryable=False
-            )
+            raise SpeechError(f"espeak_Initialize failed (returned {sample_rate})", retryable=False)
         self.sample_rate = sample_rate
         self._lib = lib
         self._chunks: list[bytes] = []

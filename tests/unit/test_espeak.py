@@ -29,20 +29,26 @@ CONCURRENT_REQUESTS = [
 ]
 
 
-def wav_params(audio: SpeechAudio) -> wave._wave_params:
+def wav_format(audio: SpeechAudio) -> tuple[int, int, int, int]:
+    """Return (channels, sample width in bytes, frame rate, frame count) of the WAV."""
     with wave.open(io.BytesIO(audio.wav), "rb") as reader:
-        return reader.getparams()
+        return (
+            reader.getnchannels(),
+            reader.getsampwidth(),
+            reader.getframerate(),
+            reader.getnframes(),
+        )
 
 
 async def test_synthesizes_a_mono_16_bit_wav_at_22050_hz() -> None:
     audio = await EspeakEngine().synthesize(SENTENCE, "host")
 
-    params = wav_params(audio)
+    channels, sample_width, frame_rate, frames = wav_format(audio)
     assert audio.wav[:4] == b"RIFF"
-    assert (params.nchannels, params.sampwidth, params.framerate) == (1, 2, 22050)
+    assert (channels, sample_width, frame_rate) == (1, 2, 22050)
     assert audio.sample_rate == 22050
-    assert params.nframes > 0
-    assert audio.duration_seconds == pytest.approx(params.nframes / 22050)
+    assert frames > 0
+    assert audio.duration_seconds == pytest.approx(frames / 22050)
 
 
 @pytest.mark.parametrize("voice", ["host", "guest"])
@@ -122,7 +128,7 @@ async def test_concurrent_calls_match_sequential_results() -> None:
     assert len(concurrent) == len(sequential)
     for alone, together in zip(sequential, concurrent, strict=True):
         assert together.sample_rate == alone.sample_rate
-        assert together.duration_seconds == pytest.approx(alone.duration_seconds, rel=0.02)
+        assert together.duration_seconds == pytest.approx(alone.duration_seconds, abs=0.03)
         assert mean_pitch_hz(*decode_wav(together.wav)) == pytest.approx(
             mean_pitch_hz(*decode_wav(alone.wav)), rel=0.05
         )
