@@ -20,6 +20,9 @@ dev: $(STAMP)
 	$(BIN)/python -m podnex.devstack
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy podnex api workflows activities worker.py
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -49,7 +49,7 @@ def podcast_uuid(podcast_id: str) -> uuid.UUID:
 
 
 @asynccontextmanager
-async def heartbeating(interval_seconds: float = 2.0) -> AsyncIterator[None]:
+async def heartbeating(interval_seconds: float = 1.0) -> AsyncIterator[None]:
     """Heartbeat in the background while a long step runs, so cancellation reaches it."""
 
     async def beat() -> None:

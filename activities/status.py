@@ -47,6 +47,8 @@ class StatusActivities:
             values.update(audio_key=None, audio_duration=None, audio_size_bytes=None)
         async with self.deps.db.transaction() as session:
             await session.execute(
-                update(Podcast).where(Podcast.id == podcast_uuid(change.podcast_id)).values(**values)
+                update(Podcast)
+                .where(Podcast.id == podcast_uuid(change.podcast_id))
+                .values(**values)
             )
         log().info("status mirrored", status=status.value, progress=change.progress)

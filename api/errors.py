@@ -1,4 +1,4 @@
-"""Every error leaves the API in the seed's envelope: {"success": false, "error", "code", "details"}."""
+"""Every error leaves the API in the seed's envelope: success false, error, code, details."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The `podnex` command: user and key administration.
 
-    podnex users create --email E [--plan FREE] [--name N]   prints a new API key alone on stdout
-    podnex migrate                                            applies the database migrations
+podnex users create --email E [--plan FREE] [--name N]   prints a new API key alone on stdout
+podnex migrate                                            applies the database migrations
 """
 
 from __future__ import annotations

@@ -133,8 +133,18 @@ def main() -> int:
         python = sys.executable
         children["worker"] = spawn([python, "worker.py"], env)
         api = spawn(
-            [python, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-             "--port", str(settings.port), "--log-level", "warning"],
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "api.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.port),
+                "--log-level",
+                "warning",
+            ],
             env,
         )
         children["api"] = api
@@ -148,7 +158,7 @@ def main() -> int:
             f"  API key      {key}   (saved in var/dev-api-key)\n\n"
             f"  Try:\n"
             f"    curl -s -X POST {api_url}/api/v1/podcasts \\\n"
-            f"      -H \"Authorization: Bearer $(cat var/dev-api-key)\" "
+            f'      -H "Authorization: Bearer $(cat var/dev-api-key)" '
             f"-H 'Content-Type: application/json' \\\n"
             f"      -d @examples/notes.json\n\n"
             f"  Ctrl-C stops everything.\n",

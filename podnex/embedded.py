@@ -1,4 +1,4 @@
-"""Embedded services for development and tests: PostgreSQL (pgserver) and the Temporal dev server."""
+"""Embedded services for development and tests: pgserver and the Temporal dev server."""
 
 from __future__ import annotations
 

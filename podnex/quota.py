@@ -77,7 +77,9 @@ def _usage(subscription: Subscription) -> Usage:
     )
 
 
-async def reserve_podcast(session: AsyncSession, podcast_id: uuid.UUID, now: datetime) -> Reservation:
+async def reserve_podcast(
+    session: AsyncSession, podcast_id: uuid.UUID, now: datetime
+) -> Reservation:
     """Reserve one podcast of the owner's monthly allowance, or refuse with the reason.
 
     Idempotent: a podcast that already holds a reservation is admitted again without a

@@ -54,6 +54,10 @@ WORK = RetryPolicy(
     maximum_attempts=5,
 )
 
+# Fan-out and long steps wait for their activities to finish cancelling, so clean-up never
+# races a late write.
+WAIT_FOR_CANCEL = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+
 # Progress bands, as clients of the original service expect them.
 ADMITTED, SCRIPT_START, SCRIPT_DONE = 5, 10, 25
 SPEECH_START, SPEECH_DONE = 30, 70
@@ -176,6 +180,7 @@ class PodcastWorkflow:
             ),
             start_to_close_timeout=timedelta(minutes=15),
             heartbeat_timeout=timedelta(seconds=30),
+            cancellation_type=WAIT_FOR_CANCEL,
             retry_policy=WORK,
         )
 
@@ -248,7 +253,8 @@ class PodcastWorkflow:
                         provider=input.tts_provider,
                     ),
                     start_to_close_timeout=timedelta(minutes=2),
-                    heartbeat_timeout=timedelta(seconds=10),
+                    heartbeat_timeout=timedelta(seconds=5),
+                    cancellation_type=WAIT_FOR_CANCEL,
                     retry_policy=WORK,
                     summary=f"line {index + 1}/{total} ({line.speaker})",
                 )
@@ -265,6 +271,9 @@ class PodcastWorkflow:
         tasks = [asyncio.create_task(speak(index)) for index in range(total)]
         try:
             await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
             return [task.result() for task in tasks]
         finally:
             pending = [task for task in tasks if not task.done()]

@@ -11,18 +11,10 @@ import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
-from temporalio.client import (
-    WithStartWorkflowOperation,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-)
 from temporalio.service import RPCError
 
 from api.errors import ApiError
+from api.runs import run_input_for, start_podcast_run
 from api.schemas import (
     CreatePodcastRequest,
     DownloadOut,
@@ -37,12 +29,10 @@ from api.temporal_errors import is_unavailable
 from podnex import podcasts
 from podnex.models import Podcast, PodcastDuration, PodcastStatus, User
 from podnex.storage import signing
-from podnex.temporal import PODCAST_ID, USER_ID
-from workflows.types import Admission, PodcastInput, Progress
+from workflows.types import Admission, Progress
 
 log = structlog.get_logger("podnex.api")
 
-ADMISSION_TIMEOUT = timedelta(seconds=20)
 PROGRESS_QUERY_TIMEOUT = timedelta(seconds=2)
 NOT_FOUND = "Podcast not found"
 
@@ -71,7 +61,7 @@ def podcast_out(podcast: Podcast) -> PodcastOut:
         current_step=podcast.current_step,
         error=podcast.error,
         audio_url=download_path(podcast) if podcast.audio_key else None,
-        audio_duration=podcast.audio_duration,
+        audio_duration=round(podcast.audio_duration, 3) if podcast.audio_duration else None,
         retry_count=podcast.retry_count,
         workflow_id=podcast.workflow_id,
         created_at=podcast.created_at,
@@ -162,45 +152,21 @@ class PodcastController(Controller):
                     tts_provider=provider,
                 ),
             )
-        workflow_input = PodcastInput(
-            podcast_id=str(podcast.id),
-            user_id=str(user.id),
-            note_content=podcast.note_content,
-            title=podcast.title,
-            duration=podcast.duration.value,
-            host_voice=podcast.host_voice,
-            guest_voice=podcast.guest_voice,
-            tts_provider=podcast.tts_provider,
-            speech_concurrency=state.settings.speech_concurrency,
+        workflow_input = run_input_for(
+            podcast, speech_concurrency=state.settings.speech_concurrency
         )
         status_code = HTTP_201_CREATED
         try:
             client = await state.temporal.client()
-            start = WithStartWorkflowOperation(
-                "PodcastWorkflow",
+            admission, _ = await start_podcast_run(
+                client,
+                state.settings.temporal_task_queue,
                 workflow_input,
-                id=podcast.workflow_id,
-                task_queue=state.settings.temporal_task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(PODCAST_ID, str(podcast.id)),
-                        SearchAttributePair(USER_ID, str(user.id)),
-                    ]
-                ),
-                static_summary=f"Podcast {podcast.title or podcast.id} ({podcast.duration.value})",
-                result_type=None,
+                summary=f"Podcast {podcast.title or podcast.id} ({podcast.duration.value})",
             )
-            admission = await client.execute_update_with_start_workflow(
-                "admit",
-                start_workflow_operation=start,
-                result_type=Admission,
-                rpc_timeout=ADMISSION_TIMEOUT,
-            )
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            log.warning("admission not answered in time", podcast_id=str(podcast.id))
-            admission = None
-            status_code = HTTP_202_ACCEPTED
+            if admission is None:
+                log.warning("admission not answered in time", podcast_id=str(podcast.id))
+                status_code = HTTP_202_ACCEPTED
         except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
             if not is_unavailable(exc):
                 raise
@@ -270,6 +236,7 @@ class PodcastController(Controller):
         live = None
         if not podcast.status.finished and podcast.workflow_id:
             live = await self._query_progress(state_of(request), podcast.workflow_id)
+        stored_lines = len(podcast.transcript or [])
         return Envelope(
             data=PodcastStatusOut(
                 id=str(podcast.id),
@@ -277,8 +244,8 @@ class PodcastController(Controller):
                 progress=live.progress if live else podcast.progress,
                 current_step=live.current_step if live else podcast.current_step,
                 error=live.error if live else podcast.error,
-                lines_done=live.lines_done if live else 0,
-                lines_total=live.lines_total if live else 0,
+                lines_done=live.lines_done if live else stored_lines,
+                lines_total=live.lines_total if live else stored_lines,
                 audio_url=download_path(podcast) if podcast.audio_key else None,
                 created_at=podcast.created_at,
                 completed_at=podcast.completed_at,

@@ -6,7 +6,14 @@ from podnex.settings import Settings
 from podnex.storage.base import ObjectNotFound, Storage, StorageError, StoredObject
 from podnex.storage.local import LocalStorage
 
-__all__ = ["LocalStorage", "ObjectNotFound", "Storage", "StorageError", "StoredObject", "create_storage"]
+__all__ = [
+    "LocalStorage",
+    "ObjectNotFound",
+    "Storage",
+    "StorageError",
+    "StoredObject",
+    "create_storage",
+]
 
 
 def create_storage(settings: Settings) -> Storage:

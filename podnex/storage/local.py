@@ -46,7 +46,7 @@ class LocalStorage:
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> StoredObject:
-        meta = {"content_type": content_type, "metadata": dict(metadata or {})}
+        meta: dict[str, object] = {"content_type": content_type, "metadata": dict(metadata or {})}
         await asyncio.to_thread(self._write, key, data, meta)
         return StoredObject(key=key, size=len(data), content_type=content_type)
 

@@ -16,7 +16,12 @@ async def test_health_needs_no_key(api: LiveApi) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer pnx_wrong"}],
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer pnx_wrong"},
+    ],
 )
 async def test_missing_or_bad_key_is_401(api: LiveApi, headers: dict[str, str]) -> None:
     response = await api.client.get("/api/v1/podcasts", headers=headers)
@@ -86,9 +91,15 @@ async def test_unknown_or_foreign_podcast_is_404(
             ),
         )
     for podcast_id in (str(theirs.id), "00000000-0000-0000-0000-000000000000", "not-a-uuid"):
-        response = await api.client.get(f"/api/v1/podcasts/{podcast_id}{suffix}", headers=user.headers)
+        response = await api.client.get(
+            f"/api/v1/podcasts/{podcast_id}{suffix}", headers=user.headers
+        )
         assert response.status_code == 404, (podcast_id, response.text)
-        assert response.json() == {"success": False, "error": "Podcast not found", "code": "NOT_FOUND"}
+        assert response.json() == {
+            "success": False,
+            "error": "Podcast not found",
+            "code": "NOT_FOUND",
+        }
     own = await api.client.get(f"/api/v1/podcasts/{theirs.id}{suffix}", headers=other_user.headers)
     expected = 404 if suffix == "/download" else 200
     assert own.status_code == expected

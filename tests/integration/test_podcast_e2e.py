@@ -22,13 +22,15 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 async def wait_for_status(
-    api: LiveApi, user: ApiUser, podcast_id: str, wanted: set[str], timeout: float = 180
+    api: LiveApi, user: ApiUser, podcast_id: str, wanted: set[str], limit_s: float = 180
 ) -> list[dict[str, Any]]:
     """Poll the status endpoint until the podcast reaches one of `wanted`; return every answer."""
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        response = await api.client.get(f"/api/v1/podcasts/{podcast_id}/status", headers=user.headers)
+        response = await api.client.get(
+            f"/api/v1/podcasts/{podcast_id}/status", headers=user.headers
+        )
         assert response.status_code == 200, response.text
         data = response.json()["data"]
         seen.append(data)
@@ -115,9 +117,7 @@ async def test_notes_become_a_two_voice_mp3(
 
     async with db.transaction() as session:
         usage = (
-            await session.scalars(
-                select(UsageRecord).where(UsageRecord.podcast_id == row.id)
-            )
+            await session.scalars(select(UsageRecord).where(UsageRecord.podcast_id == row.id))
         ).all()
         subscription = await session.scalar(
             select(Subscription).where(Subscription.user_id == user.id)

@@ -1,0 +1,188 @@
+"""Runs that do not complete leave nothing behind: no charge, no reservation, no audio."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+
+import worker as worker_module
+from api.runs import run_input_for, start_podcast_run
+from podnex.db import Database
+from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
+from podnex.plans import Plan
+from podnex.podcasts import NewPodcast, create_podcast
+from podnex.settings import Settings
+from podnex.speech.base import SpeechAudio, SpeechError
+from podnex.speech.espeak import EspeakEngine
+from tests.conftest import ApiUser, LiveApi, make_user
+from tests.integration.notes import NOTES
+from workflows.types import PodcastResult
+
+
+class ScriptedEngine:
+    """Real espeak speech, with a failure or a delay injected on chosen calls."""
+
+    name = "espeak"
+
+    def __init__(self, *, fail_after: int | None = None, delay: float = 0.0) -> None:
+        self.inner = EspeakEngine()
+        self.fail_after = fail_after
+        self.delay = delay
+        self.calls = 0
+
+    def voices(self) -> Mapping[str, str]:
+        return self.inner.voices()
+
+    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise SpeechError("voice model rejected the text", retryable=False)
+        await asyncio.sleep(self.delay)
+        return await self.inner.synthesize(text, voice)
+
+
+@asynccontextmanager
+async def worker_with(
+    settings: Settings, client: Client, engine: ScriptedEngine
+) -> AsyncIterator[str]:
+    """A worker on its own task queue whose speech engine is `engine`."""
+    queue = f"outcomes-{uuid.uuid4().hex[:8]}"
+    deps = worker_module.build_deps(settings)
+    deps.engines = {engine.name: engine}
+    own = settings.model_copy(update={"temporal_task_queue": queue})
+    async with worker_module.build_worker(client, own, deps):
+        yield queue
+    await deps.db.dispose()
+
+
+async def new_podcast(db: Database, user: ApiUser) -> Podcast:
+    async with db.transaction() as session:
+        return await create_podcast(
+            session,
+            user.id,
+            NewPodcast(
+                note_content=NOTES,
+                duration=PodcastDuration.SHORT,
+                title="Outcome test",
+                note_id=None,
+                host_voice="host",
+                guest_voice="guest",
+                tts_provider="espeak",
+            ),
+        )
+
+
+async def assert_left_nothing(db: Database, settings: Settings, podcast: Podcast) -> Podcast:
+    async with db.transaction() as session:
+        row = await session.get(Podcast, podcast.id)
+        subscription = await session.scalar(
+            select(Subscription).where(Subscription.user_id == podcast.user_id)
+        )
+        usage = (
+            await session.scalars(select(UsageRecord).where(UsageRecord.podcast_id == podcast.id))
+        ).all()
+    assert row is not None and subscription is not None
+    assert not row.quota_reserved
+    assert subscription.current_podcast_count == 0
+    assert subscription.current_seconds_used == 0
+    assert usage == []
+    assert row.audio_key is None
+    storage: Path = settings.resolved_storage_dir
+    leftovers = [p for p in storage.rglob("*") if str(podcast.id) in str(p) and p.is_file()]
+    assert leftovers == []
+    return row
+
+
+async def test_permanent_speech_failure_fails_cleanly(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    podcast = await new_podcast(db, user)
+    async with worker_with(settings, temporal_client, ScriptedEngine(fail_after=3)) as queue:
+        admission, handle = await start_podcast_run(
+            temporal_client,
+            queue,
+            run_input_for(podcast, speech_concurrency=2),
+            summary="failure test",
+        )
+        assert admission is not None and admission.admitted
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "voice model rejected the text" in str(failure.value.cause)
+    row = await assert_left_nothing(db, settings, podcast)
+    assert row.status is PodcastStatus.FAILED
+    assert row.error == "voice model rejected the text"
+
+
+@pytest.mark.parametrize("how", ["signal", "temporal-cancel"])
+async def test_cancelled_run_cleans_up(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser, how: str
+) -> None:
+    podcast = await new_podcast(db, user)
+    engine = ScriptedEngine(delay=0.5)
+    async with worker_with(settings, temporal_client, engine) as queue:
+        admission, handle = await start_podcast_run(
+            temporal_client, queue, run_input_for(podcast, speech_concurrency=2), summary="cancel"
+        )
+        assert admission is not None and admission.admitted
+        while engine.calls < 2:
+            await asyncio.sleep(0.05)
+        if how == "signal":
+            await handle.signal("cancel")
+            typed = temporal_client.get_workflow_handle(handle.id, result_type=PodcastResult)
+            result = await typed.result()
+            assert result.status == "CANCELLED"
+            assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+        else:
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+            assert (await handle.describe()).status is WorkflowExecutionStatus.CANCELED
+    row = await assert_left_nothing(db, settings, podcast)
+    assert row.status is PodcastStatus.CANCELLED
+    assert engine.calls < 12, "speech stopped once cancelled"
+
+
+async def test_refused_when_plan_is_used_up(api: LiveApi, db: Database, worker: object) -> None:
+    owner = await make_user(db, Plan.FREE)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.user_id == owner.id)
+            .values(current_podcast_count=5, current_seconds_used=600)
+        )
+    response = await api.client.post(
+        "/api/v1/podcasts", headers=owner.headers, json={"noteContent": NOTES}
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "success": False,
+        "error": "Subscription limit reached",
+        "code": "SUBSCRIPTION_LIMIT_REACHED",
+        "details": {
+            "reason": "Monthly podcast limit reached (5)",
+            "current": {"podcasts": 5, "minutes": 10.0},
+            "limits": {"podcasts": 5, "minutes": 25},
+        },
+    }
+    async with db.transaction() as session:
+        subscription = await session.scalar(
+            select(Subscription).where(Subscription.user_id == owner.id)
+        )
+        rows = (await session.scalars(select(Podcast).where(Podcast.user_id == owner.id))).all()
+    assert subscription is not None and subscription.current_podcast_count == 5
+    assert len(rows) == 1 and not rows[0].quota_reserved
+    for _ in range(100):
+        listed = await api.client.get("/api/v1/podcasts", headers=owner.headers)
+        podcast = listed.json()["data"][0]
+        if podcast["status"] != "QUEUED":
+            break
+        await asyncio.sleep(0.1)
+    assert podcast["status"] == "FAILED"
+    assert podcast["error"] == "Monthly podcast limit reached (5)"
