@@ -31,9 +31,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable
         return max(size - length, 0), size - 1
     start = int(first)
+    if start >= size:
+        raise RangeNotSatisfiable
     end = int(last) if last else size - 1
     if end < start:
         return None
-    if start >= size:
-        raise RangeNotSatisfiable
     return start, min(end, size - 1)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import select
 from temporalio.client import Client
 
 from podnex.db import Database
-from podnex.models import Subscription, UsageRecord
+from podnex.models import Podcast, Subscription, UsageRecord
 from podnex.speech.espeak import ESPEAK_WORDS_PER_MINUTE
 from tests.audio_analysis import decode_mp3, mean_pitch_hz
 from tests.conftest import ApiUser, LiveApi
@@ -91,9 +93,7 @@ async def test_notes_become_a_two_voice_mp3(
     assert abs(duration - data["audioDuration"]) < 0.5
 
     async with db.transaction() as session:
-        from podnex.models import Podcast
-
-        row = await session.get(Podcast, __import__("uuid").UUID(podcast_id))
+        row = await session.get(Podcast, uuid.UUID(podcast_id))
         assert row is not None and row.transcript
         transcript = row.transcript
     words = sum(len(line["text"].split()) for line in transcript)
@@ -107,8 +107,6 @@ async def test_notes_become_a_two_voice_mp3(
             for line in transcript
             if line["speaker"] == speaker
         ]
-        import numpy as np
-
         return mean_pitch_hz(np.concatenate(chunks), rate)
 
     host, guest = voice_pitch("host"), voice_pitch("guest")
@@ -126,10 +124,26 @@ async def test_notes_become_a_two_voice_mp3(
     assert subscription is not None and subscription.current_podcast_count == 1
     assert abs(subscription.current_seconds_used - data["audioDuration"]) < 0.01
 
-    found = [
-        wf
-        async for wf in temporal_client.list_workflows(
-            f"PodcastId='{podcast_id}' AND UserId='{user.id}'"
-        )
-    ]
-    assert [wf.id for wf in found] == [f"podcast-{podcast_id}"]
+    query = f"PodcastId='{podcast_id}' AND UserId='{user.id}'"
+    for _ in range(50):  # visibility is eventually consistent
+        found = [wf.id async for wf in temporal_client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert found == [f"podcast-{podcast_id}"]
+
+    history = await temporal_client.get_workflow_handle(f"podcast-{podcast_id}").fetch_history()
+    steps = {
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    }
+    assert steps == {
+        "check_limits",
+        "update_podcast_status",
+        "write_script",
+        "synthesize_line",
+        "combine_audio",
+        "upload_audio",
+        "record_usage",
+    }
