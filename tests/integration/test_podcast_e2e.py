@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from podnex.db import Database
 from podnex.models import Podcast, Subscription, UsageRecord
+from podnex.settings import Settings
 from podnex.speech.espeak import ESPEAK_WORDS_PER_MINUTE
 from tests.audio_analysis import decode_mp3, mean_pitch_hz
 from tests.conftest import ApiUser, LiveApi
@@ -43,7 +44,7 @@ async def wait_for_status(
 
 
 async def test_notes_become_a_two_voice_mp3(
-    api: LiveApi, user: ApiUser, db: Database, temporal_client: Client
+    api: LiveApi, user: ApiUser, db: Database, temporal_client: Client, settings: Settings
 ) -> None:
     started = time.monotonic()
     created = await api.client.post(
@@ -87,6 +88,10 @@ async def test_notes_become_a_two_voice_mp3(
         assert partial.headers["content-range"] == f"bytes 100-1099/{len(mp3)}"
         tampered = await anonymous.get(link["url"].replace("signature=", "signature=x"))
         assert tampered.status_code == 403
+
+    storage = settings.resolved_storage_dir
+    assert (storage / "podcasts" / podcast_id / "audio.mp3").read_bytes() == mp3
+    assert not (storage / "work" / podcast_id).exists(), "segments are cleaned up"
 
     samples, rate = decode_mp3(mp3)
     duration = len(samples) / rate
