@@ -14,9 +14,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticPlugin
 
 from api.auth import EXCLUDED_PATHS, ApiKeyAuthentication
+from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
 from api.controllers.health import health
 from api.controllers.podcasts import PodcastController
+from api.controllers.users import UserController
 from api.errors import EXCEPTION_HANDLERS
 from api.state import AppState, TemporalGateway
 from podnex.db import Database
@@ -46,7 +48,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.dispose()
 
     return Litestar(
-        route_handlers=[health, PodcastController, FileController],
+        route_handlers=[
+            health,
+            PodcastController,
+            FileController,
+            UserController,
+            ApiKeyController,
+        ],
         lifespan=[lifespan],
         on_startup=[lambda: configure_logging(settings)],
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=EXCLUDED_PATHS)],

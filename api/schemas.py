@@ -118,3 +118,128 @@ class DownloadOut(Camel):
 class LimitDetails(Camel):
     podcasts: int | None
     minutes: float | None
+
+
+# -- accounts: profile, subscription, usage, API keys ------------------------------------
+
+PlanName = Literal["FREE", "STARTER", "PRO", "BUSINESS"]
+SubscriptionStatusName = Literal["ACTIVE", "CANCELLED", "PAST_DUE"]
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no spaces or control characters."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+class MessageEnvelope(Camel):
+    success: bool = True
+    message: str
+
+
+class ProfileOut(Camel):
+    id: str
+    name: str | None
+    email: str
+    image: str | None
+    created_at: datetime
+
+
+class UpdatedProfileOut(Camel):
+    id: str
+    name: str | None
+    email: str
+    image: str | None
+
+
+class UpdateProfileRequest(Camel):
+    """Fields left out stay as they are; null clears a field."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    image: str | None = Field(
+        default=None, max_length=2048, description="An http(s) URL of the profile picture."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def name_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("Name must not be blank")
+        return value.strip() if value is not None else None
+
+    @field_validator("image")
+    @classmethod
+    def image_is_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_http_url(value):
+            raise ValueError("Image must be an http(s) URL")
+        return value
+
+
+class SubscriptionOut(Camel):
+    id: str
+    user_id: str
+    plan: PlanName
+    status: SubscriptionStatusName
+    current_podcast_count: int
+    current_minutes_used: float = Field(description="Minutes used this period, 2 decimals.")
+    monthly_podcast_limit: int | None = Field(description="null: unlimited.")
+    monthly_minutes_limit: int | None = Field(description="null: unlimited.")
+    current_period_start: datetime
+    current_period_end: datetime
+    usage_reset_date: datetime = Field(description="When the counters start again at zero.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CurrentPeriodUsage(Camel):
+    podcasts_used: int
+    podcasts_limit: int | None = Field(description="null: unlimited.")
+    minutes_used: float = Field(description="2 decimals.")
+    minutes_limit: int | None = Field(description="null: unlimited.")
+    reset_date: datetime
+
+
+class UsageSubscription(Camel):
+    plan: PlanName
+    status: SubscriptionStatusName
+    current_period_start: datetime
+    current_period_end: datetime
+
+
+class UsageOut(Camel):
+    current_period: CurrentPeriodUsage
+    subscription: UsageSubscription
+
+
+class CreateApiKeyRequest(Camel):
+    name: str = Field(min_length=1, max_length=100, description="A label to recognise the key.")
+
+    @field_validator("name")
+    @classmethod
+    def name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("Name must not be blank")
+        return value.strip()
+
+
+class ApiKeyOut(Camel):
+    id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class CreatedApiKeyOut(Camel):
+    id: str
+    name: str
+    prefix: str
+    key: str = Field(description="The key itself: shown only in this response, never again.")
+    created_at: datetime

@@ -1,28 +1,62 @@
-"""Users, their subscription and their API keys."""
+"""Users, their profile and subscription, and their API keys."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podnex import apikeys
-from podnex.models import ApiKey, Subscription, User
-from podnex.periods import add_months
-from podnex.plans import Plan
+from podnex.models import ApiKey, Subscription, SubscriptionStatus, User
+from podnex.periods import add_months, current_period
+from podnex.plans import Plan, PlanLimits, limits_for
+from podnex.quota import minutes
+
+PROFILE_FIELDS = frozenset({"name", "image"})
 
 
 class AccountError(Exception):
-    """A request about an account that cannot be met (duplicate e-mail, unknown user)."""
+    """A request about an account that cannot be met (duplicate e-mail, unknown user or key)."""
 
 
 @dataclass(frozen=True)
 class CreatedKey:
     api_key: ApiKey
     plaintext: str
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """A subscription as of a moment: a period that has ended reads as the current, empty one."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    plan: Plan
+    status: SubscriptionStatus
+    podcasts_used: int
+    seconds_used: float
+    period_start: datetime
+    period_end: datetime
+    limits: PlanLimits
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def minutes_used(self) -> float:
+        """Seconds used this period, as minutes with two decimals."""
+        return minutes(self.seconds_used)
+
+
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 async def create_user(
@@ -56,15 +90,116 @@ async def create_user(
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this e-mail (case and surrounding spaces ignored), or None."""
     return await session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+async def require_user_by_email(session: AsyncSession, email: str) -> User:
+    """The user with this e-mail; AccountError when there is none."""
+    user = await get_user_by_email(session, email)
+    if user is None:
+        raise AccountError(f"no user with e-mail {email.strip().lower()}")
+    return user
+
+
+async def update_profile(
+    session: AsyncSession, user_id: uuid.UUID, changes: Mapping[str, str | None]
+) -> User | None:
+    """Apply the given profile fields (name, image; None clears one). None if no such user."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:
+        raise ValueError(f"not profile fields: {', '.join(sorted(unknown))}")
+    user = await session.get(User, user_id)
+    if user is None:
+        return None
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def set_plan(session: AsyncSession, email: str, plan: Plan) -> Subscription:
+    """Move the user with this e-mail to `plan`; limits follow from the plan at once."""
+    user = await require_user_by_email(session, email)
+    subscription = await session.scalar(
+        select(Subscription).where(Subscription.user_id == user.id).with_for_update()
+    )
+    if subscription is None:
+        raise AccountError(f"user {user.email} has no subscription")
+    subscription.plan = plan
+    await session.flush()
+    return subscription
+
+
+async def get_subscription(session: AsyncSession, user_id: uuid.UUID) -> Subscription | None:
+    """The user's subscription row, or None."""
+    return await session.scalar(select(Subscription).where(Subscription.user_id == user_id))
+
+
+def subscription_view(subscription: Subscription, now: datetime) -> SubscriptionView:
+    """The subscription as of `now`, without writing: a passed period shows its successor."""
+    start, end = subscription.current_period_start, subscription.current_period_end
+    podcasts, seconds = subscription.current_podcast_count, subscription.current_seconds_used
+    if now >= end:
+        start, end = current_period(start, end, now)
+        podcasts, seconds = 0, 0.0
+    return SubscriptionView(
+        id=subscription.id,
+        user_id=subscription.user_id,
+        plan=subscription.plan,
+        status=subscription.status,
+        podcasts_used=podcasts,
+        seconds_used=seconds,
+        period_start=start,
+        period_end=end,
+        limits=limits_for(subscription.plan),
+        created_at=subscription.created_at,
+        updated_at=subscription.updated_at,
+    )
+
+
 async def create_api_key(session: AsyncSession, user_id: uuid.UUID, name: str) -> CreatedKey:
+    """A new key for the user; the plaintext exists only in the returned value."""
     new = apikeys.generate_key()
     key = ApiKey(user_id=user_id, name=name, prefix=new.prefix, key_hash=new.key_hash)
     session.add(key)
     await session.flush()
     return CreatedKey(api_key=key, plaintext=new.plaintext)
+
+
+async def list_api_keys(
+    session: AsyncSession, user_id: uuid.UUID, *, include_revoked: bool = False
+) -> list[ApiKey]:
+    """The user's keys, newest first; only live ones unless `include_revoked`."""
+    query = select(ApiKey).where(ApiKey.user_id == user_id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    rows = await session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
+    return list(rows)
+
+
+async def _revoke(session: AsyncSession, key_id: str, *conditions: Any) -> bool:
+    parsed = _parse_uuid(key_id)
+    if parsed is None:
+        return False
+    revoked = await session.scalar(
+        update(ApiKey)
+        .where(ApiKey.id == parsed, ApiKey.revoked_at.is_(None), *conditions)
+        .values(revoked_at=datetime.now(UTC))
+        .returning(ApiKey.id)
+    )
+    return revoked is not None
+
+
+async def revoke_api_key(session: AsyncSession, user_id: uuid.UUID, key_id: str) -> bool:
+    """Revoke one of the user's live keys. False when the user has no live key with that id."""
+    return await _revoke(session, key_id, ApiKey.user_id == user_id)
+
+
+async def revoke_any_api_key(session: AsyncSession, key_id: str) -> bool:
+    """Revoke a live key whoever owns it (administration). False when there is none."""
+    return await _revoke(session, key_id)
 
 
 async def authenticate(session: AsyncSession, plaintext: str) -> User | None:
