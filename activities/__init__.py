@@ -23,11 +23,16 @@ __all__ = [
     "StorageActivities",
     "UsageActivities",
     "all_activities",
+    "speech_activities",
 ]
 
 
 def all_activities(deps: ActivityDeps) -> list[Any]:
-    """Every activity of PodcastWorkflow, bound to the worker's dependencies."""
+    """Every activity of PodcastWorkflow, bound to the worker's dependencies.
+
+    ``synthesize_line`` is among them for runs started before speech moved to per-provider
+    task queues (`speech_activities`); newer runs schedule it on those queues.
+    """
     limits = LimitActivities(deps)
     storage = StorageActivities(deps)
     return [
@@ -41,3 +46,8 @@ def all_activities(deps: ActivityDeps) -> list[Any]:
         UsageActivities(deps).record_usage,
         StatusActivities(deps).update_podcast_status,
     ]
+
+
+def speech_activities(deps: ActivityDeps) -> list[Any]:
+    """The activities a per-provider speech worker serves."""
+    return [SpeechActivities(deps).synthesize_line]

@@ -7,13 +7,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from temporalio import activity
 
 from podnex.db import Database
-from podnex.script.offline import OfflineScriptWriter
+from podnex.script.base import ScriptWriter
 from podnex.speech.base import SpeechEngine
 from podnex.storage import Storage
 
@@ -28,9 +28,14 @@ class ActivityDeps:
 
     db: Database
     storage: Storage
-    writer: OfflineScriptWriter
+    writer: ScriptWriter
     engines: Mapping[str, SpeechEngine]
     clock: Callable[[], datetime] = field(default=utcnow)
+
+
+def retry_delay(seconds: float | None) -> timedelta | None:
+    """A provider's requested wait (Retry-After) as the next retry's delay, when it gave one."""
+    return timedelta(seconds=seconds) if seconds else None
 
 
 def log() -> structlog.stdlib.BoundLogger:

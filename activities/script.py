@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import ActivityDeps, log
+from activities.context import ActivityDeps, heartbeating, log, retry_delay
+from podnex.script.base import ScriptError, WriteRequest
 from workflows.types import Script, ScriptRequest
 
 
@@ -17,11 +16,40 @@ class ScriptActivities:
 
     @activity.defn(name="write_script")
     async def write_script(self, request: ScriptRequest) -> Script:
+        """Write the script with the configured writer.
+
+        Writer failures become ApplicationErrors of the writer's kind: non-retryable when
+        trying again is pointless (notes with nothing to say, a refused request, output
+        still malformed after the writer's own attempts), otherwise retried by Temporal
+        after the provider's Retry-After when it gave one.
+        """
+        writer = self.deps.writer
         try:
-            script = await asyncio.to_thread(
-                self.deps.writer.write, request.note_content, request.duration, request.title
+            async with heartbeating():
+                script = await writer.write(
+                    WriteRequest(
+                        notes=request.note_content,
+                        duration=request.duration,
+                        title=request.title,
+                        language=request.language,
+                        instructions=request.instructions,
+                    )
+                )
+        except ScriptError as exc:
+            log().warning(
+                "script failed",
+                writer=writer.name,
+                error=str(exc),
+                retryable=exc.retryable,
+                retry_after=exc.retry_after,
             )
-        except ValueError as exc:
-            raise ApplicationError(str(exc), type="InvalidNotes", non_retryable=True) from exc
-        log().info("script written", lines=len(script.lines), words=script.word_count)
+            raise ApplicationError(
+                str(exc),
+                type=exc.kind,
+                non_retryable=not exc.retryable,
+                next_retry_delay=retry_delay(exc.retry_after),
+            ) from exc
+        log().info(
+            "script written", writer=writer.name, lines=len(script.lines), words=script.word_count
+        )
         return script

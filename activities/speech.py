@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import ActivityDeps, heartbeating, log
+from activities.context import ActivityDeps, heartbeating, log, retry_delay
 from podnex.speech.base import SpeechError
 from podnex.storage.keys import segment_key
 from workflows.types import SpeechRequest, SpeechResult
@@ -33,8 +33,19 @@ class SpeechActivities:
             async with heartbeating():
                 audio = await engine.synthesize(request.text, request.voice)
         except SpeechError as exc:
+            log().warning(
+                "speech failed",
+                line=request.index,
+                provider=engine.name,
+                error=str(exc),
+                retryable=exc.retryable,
+                retry_after=exc.retry_after,
+            )
             raise ApplicationError(
-                str(exc), type="SpeechError", non_retryable=not exc.retryable
+                str(exc),
+                type="SpeechError",
+                non_retryable=not exc.retryable,
+                next_retry_delay=retry_delay(exc.retry_after),
             ) from exc
         await storage.put(
             key,

@@ -6,20 +6,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticPlugin
+from litestar.types import Middleware
 
 from api.auth import EXCLUDED_PATHS, ApiKeyAuthentication
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
-from api.controllers.health import health
+from api.controllers.health import health, ready
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.errors import EXCEPTION_HANDLERS
+from api.middleware import UserContextMiddleware, rate_limit_config, wrap_application
+from api.openapi import add_media_type
 from api.state import AppState, TemporalGateway
 from podnex.db import Database
 from podnex.logging import configure_logging
@@ -27,8 +31,24 @@ from podnex.settings import Settings, get_settings
 from podnex.speech import create_engines
 from podnex.storage import create_storage
 
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+]
+"""Response headers a browser client may read across origins."""
+
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    """The API with every cross-cutting concern wired from `settings` (default: environment).
+
+    Outermost, for every response: request id and security headers (`wrap_application`),
+    then CORS. Per route: rate limit (per API key), authentication, user log context,
+    compression (brotli, gzip fallback; never audio) and the request body size limit.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -47,9 +67,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await db.dispose()
 
-    return Litestar(
+    middleware: list[Middleware] = []
+    rate_limit = rate_limit_config(settings.rate_limit_per_minute)
+    if rate_limit is not None:
+        middleware.append(rate_limit.middleware)
+    middleware += [
+        DefineMiddleware(ApiKeyAuthentication, exclude=EXCLUDED_PATHS),
+        UserContextMiddleware,
+    ]
+
+    app = Litestar(
         route_handlers=[
             health,
+            ready,
             PodcastController,
             FileController,
             UserController,
@@ -57,10 +87,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         on_startup=[lambda: configure_logging(settings)],
-        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=EXCLUDED_PATHS)],
+        middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         plugins=[PydanticPlugin(prefer_alias=True)],
-        cors_config=CORSConfig(allow_origins=["http://localhost:3000"], allow_credentials=True),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            expose_headers=EXPOSED_HEADERS,
+        ),
+        compression_config=CompressionConfig(
+            backend="brotli",
+            brotli_gzip_fallback=True,
+            minimum_size=500,
+            exclude=["^/api/v1/files/"],
+        ),
+        request_max_body_size=settings.request_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="podnex API",
             version="1.0.0",
@@ -77,6 +118,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    add_media_type(
+        app,
+        "/api/v1/podcasts/{podcast_id}/transcript",
+        "get",
+        "200",
+        "text/vtt",
+        "WebVTT captions, with `?format=vtt`",
+    )
+    app.asgi_handler = wrap_application(app.asgi_handler)
+    return app
 
 
 app = create_app()

@@ -9,7 +9,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from api.state import AppState
 from podnex import accounts
 
-EXCLUDED_PATHS = ["^/api/health", "^/schema", "^/api/v1/files/"]
+EXCLUDED_PATHS = ["^/api/health", "^/api/ready", "^/schema", "^/api/v1/files/"]
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):

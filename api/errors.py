@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.handlers import HTTPRouteHandler
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError
 
 log = structlog.get_logger("podnex.api")
 
-_CODES = {
+CODES: dict[int, str] = {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
@@ -39,7 +48,7 @@ class ApiError(HTTPException):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail=message, status_code=status_code, headers=headers)
-        self.code = code or _CODES.get(status_code, "ERROR")
+        self.code = code or CODES.get(status_code, "ERROR")
         self.details = details
 
 
@@ -64,8 +73,17 @@ def validation_details(exc: ValidationException) -> list[dict[str, str]]:
     return details
 
 
+def retry_after_seconds(headers: Mapping[str, str]) -> int:
+    """Seconds until the rate-limit window resets, from Litestar's `RateLimit-Reset` header."""
+    try:
+        return max(1, int(headers.get("RateLimit-Reset", "")))
+    except ValueError:
+        return 60
+
+
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    headers = dict(exc.headers or {})
     if isinstance(exc, ApiError):
         body = envelope(exc.detail, exc.code, exc.details)
     elif isinstance(exc, ValidationException):
@@ -74,9 +92,41 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         body = envelope(f"Validation failed: {summary}", "VALIDATION_ERROR", details or None)
     elif isinstance(exc, NotAuthorizedException):
         body = envelope(exc.detail or "Unauthorized", "UNAUTHORIZED")
+    elif isinstance(exc, TooManyRequestsException):
+        wait = retry_after_seconds(headers)
+        headers["Retry-After"] = str(wait)
+        body = envelope(f"Too many requests; try again in {wait} seconds", "RATE_LIMITED")
+    elif isinstance(exc, RequestEntityTooLarge):
+        handler = request.scope.get("route_handler")
+        limit = (
+            handler.resolve_request_max_body_size()
+            if isinstance(handler, HTTPRouteHandler)
+            else None
+        )
+        body = envelope(
+            "Request body too large", "PAYLOAD_TOO_LARGE", {"maxBytes": limit} if limit else None
+        )
     else:
-        body = envelope(exc.detail, _CODES.get(status, "ERROR"))
-    return Response(body, status_code=status, headers=exc.headers)
+        body = envelope(exc.detail, CODES.get(status, "ERROR"))
+    return Response(body, status_code=status, headers=headers)
+
+
+def handle_unstorable_data(request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+    """A value the database cannot store is the request's fault: 400, not 500.
+
+    Postgres text cannot hold NUL (U+0000) characters, which JSON strings can carry; any
+    route that stores text answers this way rather than failing.
+    """
+    log.warning("unstorable request data", path=request.url.path, error=str(exc.orig))
+    reason = (
+        "text must not contain NUL (U+0000) characters"
+        if "NUL" in str(exc.orig)
+        else "a value cannot be stored"
+    )
+    return Response(
+        envelope(f"Validation failed: {reason}", "VALIDATION_ERROR"),
+        status_code=HTTP_400_BAD_REQUEST,
+    )
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -87,4 +137,8 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
-EXCEPTION_HANDLERS = {HTTPException: handle_http_exception, Exception: handle_unexpected}
+EXCEPTION_HANDLERS = {
+    HTTPException: handle_http_exception,
+    DataError: handle_unstorable_data,
+    Exception: handle_unexpected,
+}

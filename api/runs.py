@@ -12,6 +12,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from podnex.models import Podcast
 from podnex.temporal import PODCAST_ID, USER_ID, workflow_id_for
@@ -20,6 +21,8 @@ from workflows.types import Admission, PodcastInput
 WORKFLOW_TYPE = "PodcastWorkflow"
 ADMIT_UPDATE = "admit"
 DEFAULT_ADMISSION_TIMEOUT = timedelta(seconds=20)
+DESCRIBE_TIMEOUT = timedelta(seconds=5)
+_TIMED_OUT = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 
 def run_input_for(podcast: Podcast, *, speech_concurrency: int) -> PodcastInput:
@@ -33,6 +36,8 @@ def run_input_for(podcast: Podcast, *, speech_concurrency: int) -> PodcastInput:
         host_voice=podcast.host_voice,
         guest_voice=podcast.guest_voice,
         tts_provider=podcast.tts_provider,
+        language=podcast.language,
+        instructions=podcast.instructions,
         speech_concurrency=speech_concurrency,
     )
 
@@ -72,6 +77,15 @@ async def start_podcast_run(
             result_type=Admission,
             rpc_timeout=admission_timeout,
         )
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        return None, await start.workflow_handle()
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+        if isinstance(exc, RPCError) and exc.status not in _TIMED_OUT:
+            raise
+        # The wait timed out. If the run was started it is admitted or refused later, by
+        # whichever worker picks it up; if it was not, the caller sees the original error.
+        handle = client.get_workflow_handle(workflow_id_for(run_input.podcast_id))
+        try:
+            await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
+        except RPCError:
+            raise exc from None
+        return None, handle
     return admission, await start.workflow_handle()

@@ -50,7 +50,22 @@ class CreatePodcastRequest(Camel):
     host_voice: str = Field(default="host", min_length=1, max_length=100)
     guest_voice: str = Field(default="guest", min_length=1, max_length=100)
     tts_provider: str | None = Field(
-        default=None, min_length=1, max_length=50, description="Speech engine; default: espeak."
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="Speech engine (see TTS_PROVIDERS); default: DEFAULT_TTS_PROVIDER.",
+    )
+    language: str | None = Field(
+        default=None,
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+        description="Language of the script and speech as a BCP 47 tag, e.g. en, de, pt-BR.",
+    )
+    instructions: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Style or focus guidance for the script writer.",
     )
 
     @field_validator("note_content")
@@ -78,6 +93,8 @@ class PodcastOut(Camel):
     host_voice: str
     guest_voice: str
     tts_provider: str
+    language: str | None
+    instructions: str | None
     status: PodcastStatusName
     progress: int
     current_step: str | None
@@ -243,3 +260,68 @@ class CreatedApiKeyOut(Camel):
     prefix: str
     key: str = Field(description="The key itself: shown only in this response, never again.")
     created_at: datetime
+
+
+class UpdatePodcastRequest(Camel):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    note_content: str | None = Field(
+        default=None,
+        min_length=NOTE_MIN,
+        max_length=NOTE_MAX,
+        description="Only while the podcast is not being made (409 otherwise).",
+    )
+
+    @field_validator("title")
+    @classmethod
+    def title_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("Title must not be blank")
+        return value.strip() if value is not None else None
+
+    @field_validator("note_content")
+    @classmethod
+    def enough_text(cls, value: str | None) -> str | None:
+        if value is not None and len(value.strip()) < NOTE_MIN:
+            raise ValueError(f"Content must be at least {NOTE_MIN} characters of text")
+        return value
+
+
+class TranscriptLineOut(Camel):
+    speaker: Literal["host", "guest"]
+    text: str
+    start_seconds: float
+    end_seconds: float
+
+
+class TranscriptOut(Camel):
+    podcast_id: str
+    lines: list[TranscriptLineOut]
+
+
+class RetryOut(Camel):
+    success: bool = True
+    job_id: str | None = Field(description="The new run id of the podcast's workflow.")
+    podcast: PodcastOut
+
+
+# -- errors and readiness -----------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """Every error response: the seed's envelope with a machine-readable code."""
+
+    success: Literal[False]
+    error: str = Field(description="A readable message.")
+    code: str = Field(description="A stable machine-readable code, e.g. VALIDATION_ERROR.")
+    details: object = Field(
+        default=None,
+        description="More about the error when there is more to say: for validation errors "
+        "a list of {field, message}; for limits the current usage and the plan's limits.",
+    )
+
+
+class ReadyOut(BaseModel):
+    """Readiness: every dependency the API needs answered."""
+
+    success: Literal[True] = True
+    checks: dict[str, Literal["ok"]] = Field(description="Each dependency and its state.")

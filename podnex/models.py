@@ -15,11 +15,13 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -121,6 +123,15 @@ class Subscription(TimestampMixin, Base):
 
 class Podcast(TimestampMixin, Base):
     __tablename__ = "podcasts"
+    __table_args__ = (
+        Index(
+            "uq_podcasts_user_idempotency_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -135,6 +146,8 @@ class Podcast(TimestampMixin, Base):
     host_voice: Mapped[str] = mapped_column(String(100), nullable=False)
     guest_voice: Mapped[str] = mapped_column(String(100), nullable=False)
     tts_provider: Mapped[str] = mapped_column(String(50), nullable=False)
+    language: Mapped[str | None] = mapped_column(String(35))
+    instructions: Mapped[str | None] = mapped_column(Text)
 
     status: Mapped[PodcastStatus] = mapped_column(
         _enum(PodcastStatus, "podcast_status"), nullable=False, default=PodcastStatus.QUEUED
@@ -156,6 +169,9 @@ class Podcast(TimestampMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class UsageRecord(Base):

@@ -22,6 +22,10 @@ class NewPodcast:
     host_voice: str
     guest_voice: str
     tts_provider: str
+    language: str | None = None
+    instructions: str | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
 
 
 def parse_id(value: str) -> uuid.UUID | None:
@@ -43,6 +47,10 @@ async def create_podcast(session: AsyncSession, user_id: uuid.UUID, new: NewPodc
         host_voice=new.host_voice,
         guest_voice=new.guest_voice,
         tts_provider=new.tts_provider,
+        language=new.language,
+        instructions=new.instructions,
+        idempotency_key=new.idempotency_key,
+        request_fingerprint=new.request_fingerprint,
         status=PodcastStatus.QUEUED,
         progress=0,
         current_step="Queued",
@@ -57,17 +65,42 @@ async def create_podcast(session: AsyncSession, user_id: uuid.UUID, new: NewPodc
 
 
 async def get_for_user(
-    session: AsyncSession, user_id: uuid.UUID, podcast_id: str
+    session: AsyncSession, user_id: uuid.UUID, podcast_id: str, *, for_update: bool = False
 ) -> Podcast | None:
     """The user's podcast, or None when it is missing, deleted or someone else's."""
     parsed = parse_id(podcast_id)
     if parsed is None:
         return None
-    return await session.scalar(
-        select(Podcast).where(
-            Podcast.id == parsed, Podcast.user_id == user_id, Podcast.deleted_at.is_(None)
-        )
+    query = select(Podcast).where(
+        Podcast.id == parsed, Podcast.user_id == user_id, Podcast.deleted_at.is_(None)
     )
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def find_by_idempotency_key(
+    session: AsyncSession, user_id: uuid.UUID, key: str
+) -> Podcast | None:
+    """The podcast this user created with this Idempotency-Key, deleted or not."""
+    return await session.scalar(
+        select(Podcast).where(Podcast.user_id == user_id, Podcast.idempotency_key == key)
+    )
+
+
+def reset_for_retry(podcast: Podcast) -> None:
+    """Back to QUEUED for a new run, results of the previous run cleared."""
+    podcast.status = PodcastStatus.QUEUED
+    podcast.progress = 0
+    podcast.current_step = "Queued for retry"
+    podcast.error = None
+    podcast.audio_key = None
+    podcast.audio_duration = None
+    podcast.audio_size_bytes = None
+    podcast.transcript = None
+    podcast.started_at = None
+    podcast.completed_at = None
+    podcast.retry_count += 1
 
 
 async def list_for_user(

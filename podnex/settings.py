@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+TtsProvider = Literal["espeak", "openai"]
+"""Every speech engine podnex ships (`podnex.speech.ENGINE_FACTORIES` builds each one)."""
+
+_DEFAULT_TTS_PROVIDERS: list[TtsProvider] = ["espeak"]
 
 
 class Settings(BaseSettings):
@@ -42,19 +47,115 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     secret_key: SecretStr | None = None
     download_url_ttl_seconds: int = Field(default=3600, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    request_max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        """Accept CORS_ORIGINS as a JSON list or comma-separated; origins need http(s)://."""
+        if isinstance(value, str):
+            import json
+
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            return value
+        origins = [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"CORS_ORIGINS: {origin!r} is not an http(s) origin or *")
+        return origins
 
     # Storage
-    storage_backend: Literal["local"] = "local"
+    storage_backend: Literal["local", "s3"] = "local"
     storage_dir: Path | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
 
     # Script and speech
-    script_writer: Literal["offline"] = "offline"
-    default_tts_provider: Literal["espeak"] = "espeak"
+    script_writer: Literal["offline", "openai"] = "offline"
+    tts_providers: Annotated[list[TtsProvider], NoDecode] = Field(
+        default_factory=lambda: _DEFAULT_TTS_PROVIDERS.copy()
+    )
+    default_tts_provider: TtsProvider = "espeak"
     speech_concurrency: int = Field(default=8, ge=1, le=64)
+    espeak_max_concurrency: int = Field(default=8, ge=1)
+
+    # OpenAI-compatible provider (OpenAI, or Ollama, vLLM, LM Studio through OPENAI_BASE_URL)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_timeout_seconds: float = Field(default=120.0, gt=0)
+    openai_script_model: str = "gpt-4o-mini"
+    openai_script_chunk_chars: int = Field(default=16_000, ge=2_000)
+    openai_script_max_attempts: int = Field(default=3, ge=1, le=10)
+    openai_tts_model: str = "gpt-4o-mini-tts"
+    openai_tts_format: Literal["wav", "mp3"] = "wav"
+    openai_tts_max_input_chars: int = Field(default=4096, ge=100)
+    openai_tts_max_concurrency: int = Field(default=4, ge=1)
+    openai_tts_requests_per_second: float | None = Field(default=None, gt=0)
 
     # Worker
     worker_max_concurrent_activities: int = Field(default=16, ge=1)
     worker_graceful_shutdown_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator("tts_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        """Accept TTS_PROVIDERS as a comma-separated list ("espeak,openai")."""
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        """Refuse settings that cannot work together, naming the variable to fix."""
+        if not self.tts_providers:
+            raise ValueError("TTS_PROVIDERS must name at least one speech engine")
+        if len(set(self.tts_providers)) != len(self.tts_providers):
+            raise ValueError("TTS_PROVIDERS names an engine twice")
+        if self.default_tts_provider not in self.tts_providers:
+            raise ValueError(
+                f"DEFAULT_TTS_PROVIDER={self.default_tts_provider} is not enabled in "
+                f"TTS_PROVIDERS ({','.join(self.tts_providers)})"
+            )
+        if self.openai_api_key is None:
+            if self.script_writer == "openai":
+                raise ValueError(
+                    "OPENAI_API_KEY must be set when SCRIPT_WRITER=openai "
+                    "(any value for a local server that ignores it)"
+                )
+            if "openai" in self.tts_providers:
+                raise ValueError(
+                    "OPENAI_API_KEY must be set when TTS_PROVIDERS includes openai "
+                    "(any value for a local server that ignores it)"
+                )
+        if self.storage_backend == "s3":
+            if not self.s3_bucket:
+                raise ValueError("S3_BUCKET must be set when STORAGE_BACKEND=s3")
+            if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+                raise ValueError(
+                    "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together "
+                    "(or neither, to use the AWS default credential chain)"
+                )
+        return self
+
+    def speech_task_limits(self, provider: str) -> tuple[int, float | None]:
+        """The speech worker limits of one provider: concurrent calls, and calls a second.
+
+        The first is per worker process; the second (when set) is enforced by the Temporal
+        server across every worker of the provider's task queue.
+        """
+        if provider == "openai":
+            return self.openai_tts_max_concurrency, self.openai_tts_requests_per_second
+        return self.espeak_max_concurrency, None
 
     @property
     def resolved_storage_dir(self) -> Path:

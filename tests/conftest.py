@@ -12,6 +12,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,25 +156,32 @@ class LiveApi:
     client: httpx.AsyncClient
 
 
-@pytest.fixture(scope="session")
-async def api(settings: Settings) -> AsyncIterator[LiveApi]:
-    """The real ASGI app served by uvicorn on a loopback port."""
-    from api.app import create_app
-
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[LiveApi]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in this event loop."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.05)
     base_url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-        yield LiveApi(base_url=base_url, client=client)
-    server.should_exit = True
-    await task
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            yield LiveApi(base_url=base_url, client=client)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings) -> AsyncIterator[LiveApi]:
+    """The real ASGI app served by uvicorn on a loopback port."""
+    from api.app import create_app
+
+    async with serve(create_app(settings)) as live:
+        yield live
 
 
 @dataclass

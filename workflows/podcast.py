@@ -64,6 +64,19 @@ SPEECH_START, SPEECH_DONE = 30, 70
 COMBINE_START, UPLOAD_START, USAGE_START = 75, 90, 95
 
 
+SPEECH_QUEUE_PATCH = "per-provider-speech-queue"
+"""Runs started before speech had its own task queues keep synthesising on the main one."""
+
+
+def speech_task_queue(task_queue: str, provider: str) -> str:
+    """The task queue serving speech for ``provider``: `<task queue>-speech-<provider>`.
+
+    Each provider's queue is served by workers capped at that provider's concurrency (and
+    rate), so a long podcast cannot trip the provider's rate limit.
+    """
+    return f"{task_queue}-speech-{provider}"
+
+
 def speech_progress(done: int, total: int) -> int:
     if total <= 0:
         return SPEECH_START
@@ -158,8 +171,12 @@ class PodcastWorkflow:
                 note_content=input.note_content,
                 duration=input.duration,
                 title=input.title,
+                language=input.language,
+                instructions=input.instructions,
             ),
-            start_to_close_timeout=timedelta(minutes=2),
+            # An LLM may condense long notes and revise a draft: minutes, with heartbeats.
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=30),
             retry_policy=WORK,
         )
         self._progress = self._progress.model_copy(
@@ -231,11 +248,18 @@ class PodcastWorkflow:
         )
 
     async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
-        """One activity per line, at most `speech_concurrency` at a time, results in order."""
+        """One activity per line, at most `speech_concurrency` at a time, results in order.
+
+        Lines go to the provider's own task queue (`speech_task_queue`), whose workers
+        hold the provider's concurrency cap across every podcast.
+        """
         total = len(script.lines)
         await self._set("PROCESSING", SPEECH_START, "Synthesising speech", lines_total=total)
         limit = asyncio.Semaphore(input.speech_concurrency)
         done = 0
+        queue = workflow.info().task_queue
+        if workflow.patched(SPEECH_QUEUE_PATCH):
+            queue = speech_task_queue(queue, input.tts_provider)
 
         async def speak(index: int) -> SpeechResult:
             nonlocal done
@@ -252,6 +276,7 @@ class PodcastWorkflow:
                         voice=voice,
                         provider=input.tts_provider,
                     ),
+                    task_queue=queue,
                     start_to_close_timeout=timedelta(minutes=2),
                     heartbeat_timeout=timedelta(seconds=5),
                     cancellation_type=WAIT_FOR_CANCEL,
@@ -294,16 +319,11 @@ class PodcastWorkflow:
         lines_total: int | None = None,
         **fields: object,
     ) -> None:
-        """Update the queryable progress and mirror it into Postgres."""
-        self._progress = Progress(
-            status=status,
-            progress=progress,
-            current_step=step,
-            lines_done=self._progress.lines_done,
-            lines_total=self._progress.lines_total if lines_total is None else lines_total,
-            error=error,
-        )
-        workflow.set_current_details(f"{status}: {step} ({progress}%)")
+        """Mirror the state into Postgres, then show it to the `progress` query.
+
+        In that order, so a client that sees a status through the query finds the stored
+        record (audio, transcript, error) already written.
+        """
         await workflow.execute_activity_method(
             StatusActivities.update_podcast_status,
             StatusUpdate(
@@ -317,6 +337,15 @@ class PodcastWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK,
         )
+        self._progress = Progress(
+            status=status,
+            progress=progress,
+            current_step=step,
+            lines_done=self._progress.lines_done,
+            lines_total=self._progress.lines_total if lines_total is None else lines_total,
+            error=error,
+        )
+        workflow.set_current_details(f"{status}: {step} ({progress}%)")
 
     async def _clean_up(self, status: WorkflowStatus, step: str, error: str | None) -> None:
         """Compensate a run that will not complete: audio removed, reservation returned."""

@@ -48,6 +48,8 @@ class PodcastInput(BaseModel):
     guest_voice: str
     tts_provider: str
     speech_concurrency: int = Field(default=8, ge=1, le=64)
+    language: str | None = None
+    instructions: str | None = None
 
 
 class Admission(BaseModel):
@@ -104,6 +106,8 @@ class ScriptRequest(BaseModel):
     note_content: str
     duration: Duration
     title: str | None = None
+    language: str | None = None
+    instructions: str | None = None
 
 
 class SpeechRequest(BaseModel):

@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.controllers.podcasts import state_of
 from api.errors import ApiError
+from api.openapi import error_responses
 from api.schemas import (
     ApiKeyOut,
     CreateApiKeyRequest,
@@ -33,6 +34,7 @@ class ApiKeyController(Controller):
         description="The response holds the key itself; it is stored only as a hash and "
         "never shown again.",
         status_code=HTTP_201_CREATED,
+        responses=error_responses(400, 401, 413, 429),
     )
     async def create(
         self, request: Request[User, Any, Any], data: JSONBody[CreateApiKeyRequest]
@@ -50,7 +52,12 @@ class ApiKeyController(Controller):
             )
         )
 
-    @get("/", operation_id="listApiKeys", summary="Your live API keys, newest first")
+    @get(
+        "/",
+        operation_id="listApiKeys",
+        summary="Your live API keys, newest first",
+        responses=error_responses(401, 429),
+    )
     async def list_keys(self, request: Request[User, Any, Any]) -> Envelope[list[ApiKeyOut]]:
         async with state_of(request).db.transaction() as session:
             keys = await accounts.list_api_keys(session, request.user.id)
@@ -73,6 +80,7 @@ class ApiKeyController(Controller):
         summary="Revoke an API key",
         description="The key stops working at once.",
         status_code=HTTP_200_OK,
+        responses=error_responses(400, 401, 404, 429),
     )
     async def revoke(
         self, request: Request[User, Any, Any], key_id: FromPath[str]

@@ -7,9 +7,11 @@ import time
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.errors import ApiError
+from api.openapi import error_responses
 from api.ranges import RangeNotSatisfiable, parse_range
 from api.state import AppState
 from podnex.storage import ObjectNotFound
@@ -33,6 +35,28 @@ class FileController(Controller):
         summary="Fetch stored audio with a signed link",
         description="Supports single byte-range requests (206 Partial Content).",
         include_in_schema=True,
+        media_type="audio/mpeg",
+        response_description="The whole audio file",
+        responses={
+            206: ResponseSpec(
+                data_container=bytes,
+                media_type="audio/mpeg",
+                description="The requested byte range (`Content-Range` says which)",
+                generate_examples=False,
+            ),
+            **error_responses(
+                400,
+                403,
+                404,
+                416,
+                429,
+                descriptions={
+                    403: "Link invalid or expired",
+                    404: "No such audio (or storage that serves no files through the API)",
+                    429: "Too many requests from this address; `Retry-After` says when to retry",
+                },
+            ),
+        },
     )
     async def get_file(
         self,

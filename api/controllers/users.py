@@ -10,6 +10,7 @@ from litestar.params import JSONBody
 
 from api.controllers.podcasts import state_of
 from api.errors import ApiError
+from api.openapi import error_responses
 from api.schemas import (
     CurrentPeriodUsage,
     Envelope,
@@ -30,7 +31,12 @@ class UserController(Controller):
     tags = ["user"]
     security = [{"BearerAuth": []}]
 
-    @get("/profile", operation_id="getProfile", summary="Your profile")
+    @get(
+        "/profile",
+        operation_id="getProfile",
+        summary="Your profile",
+        responses=error_responses(401, 429),
+    )
     async def get_profile(self, request: Request[User, Any, Any]) -> Envelope[ProfileOut]:
         user = request.user
         return Envelope(
@@ -48,6 +54,7 @@ class UserController(Controller):
         operation_id="updateProfile",
         summary="Change your name or image",
         description="Fields left out stay as they are; null clears a field.",
+        responses=error_responses(400, 401, 404, 413, 429),
     )
     async def update_profile(
         self, request: Request[User, Any, Any], data: JSONBody[UpdateProfileRequest]
@@ -67,6 +74,7 @@ class UserController(Controller):
         "/subscription",
         operation_id="getSubscription",
         summary="Your plan, its limits and this period's usage",
+        responses=error_responses(401, 404, 429),
     )
     async def subscription(self, request: Request[User, Any, Any]) -> Envelope[SubscriptionOut]:
         view = await self._view(request)
@@ -88,7 +96,12 @@ class UserController(Controller):
             )
         )
 
-    @get("/usage", operation_id="getUsage", summary="This period's usage against your limits")
+    @get(
+        "/usage",
+        operation_id="getUsage",
+        summary="This period's usage against your limits",
+        responses=error_responses(401, 404, 429),
+    )
     async def usage(self, request: Request[User, Any, Any]) -> Envelope[UsageOut]:
         view = await self._view(request)
         return Envelope(

@@ -23,6 +23,7 @@ input always gives the same script.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -30,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from podnex.script.base import ScriptError, WriteRequest
 from podnex.script.notes import ParsedNotes, Section, clean_text, parse_document
 from podnex.script.types import Duration, Script, ScriptLine, Speaker
 
@@ -638,3 +640,30 @@ class _Composer:
             words += point.words
         host = " ".join([_pick(_SUMMARY_LEADS, self.topic, "summary"), *points])
         return _Exchange(host=host, guest=_pick(_SUMMARY_REPLIES, self.topic, "summary-reply"))
+
+
+# --------------------------------------------------------------------------- async adapter
+
+
+class AsyncOfflineWriter:
+    """The offline writer behind the async `ScriptWriter` protocol.
+
+    Runs `OfflineScriptWriter.write` in a worker thread; ``language`` and
+    ``instructions`` are ignored (the offline writer speaks the notes' own sentences).
+    Notes with nothing speakable raise a non-retryable ``ScriptError`` of kind
+    ``InvalidNotes``.
+    """
+
+    name = "offline"
+
+    def __init__(self, writer: OfflineScriptWriter | None = None) -> None:
+        self.writer = writer or OfflineScriptWriter()
+
+    async def write(self, request: WriteRequest) -> Script:
+        """Write the script for ``request`` off the event loop."""
+        try:
+            return await asyncio.to_thread(
+                self.writer.write, request.notes, request.duration, request.title
+            )
+        except ValueError as exc:
+            raise ScriptError(str(exc), retryable=False, kind="InvalidNotes") from exc

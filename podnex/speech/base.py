@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import array
+import io
+import re
+import sys
+import wave
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,11 +30,13 @@ class SpeechError(Exception):
 
     ``retryable`` tells the caller whether trying the same request again may succeed
     (a transient failure) or is pointless (a bad voice, a broken engine).
+    ``retry_after`` is the wait in seconds a provider asked for (a 429's Retry-After).
     """
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class SpeechEngine(Protocol):
@@ -47,3 +54,52 @@ class SpeechEngine(Protocol):
         Raises :class:`SpeechError` on failure; an unknown voice is not retryable.
         """
         ...
+
+
+_BREAKS = (
+    re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+"),
+    re.compile(r"[,;:\u2013\u2014]\s+"),
+    re.compile(r"\s+"),
+)
+"""Where a long text may be cut, best first: sentence ends, clause breaks, spaces."""
+
+
+def split_text(text: str, max_chars: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``max_chars`` characters for a provider's limit.
+
+    Cuts fall after the last sentence end that fits, else the last clause break, else the
+    last space, else at ``max_chars``. Pieces are stripped; text that fits is one piece.
+    """
+    if max_chars < 1:
+        raise ValueError("max_chars must be positive")
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > max_chars:
+        window = rest[: max_chars + 1]
+        cut = max_chars
+        for pattern in _BREAKS:
+            ends = [match.end() for match in pattern.finditer(window) if match.start() > 0]
+            fitting = [end for end in ends if len(rest[:end].rstrip()) <= max_chars]
+            if fitting:
+                cut = fitting[-1]
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def pcm_to_wav(pcm: bytes, sample_rate: int) -> bytes:
+    """Wrap native-order 16-bit mono PCM in a RIFF WAV file (which is little-endian)."""
+    if sys.byteorder == "big":
+        samples = array.array("h", pcm)
+        samples.byteswap()
+        pcm = samples.tobytes()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(sample_rate)
+        writer.writeframes(pcm)
+    return buffer.getvalue()

@@ -7,19 +7,15 @@ thread so that the event loop stays responsive.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import ctypes
-import io
-import sys
 import threading
-import wave
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import espeakng_loader
 
-from podnex.speech.base import SpeechAudio, SpeechError
+from podnex.speech.base import SpeechAudio, SpeechError, pcm_to_wav
 
 ESPEAK_WORDS_PER_MINUTE = 175
 """Default speaking rate, in words per minute."""
@@ -143,21 +139,6 @@ def _get_library() -> _Library:
     return _library
 
 
-def _to_wav(pcm: bytes, sample_rate: int) -> bytes:
-    """Wrap native-order 16-bit mono PCM in a RIFF WAV file (which is little-endian)."""
-    if sys.byteorder == "big":
-        samples = array.array("h", pcm)
-        samples.byteswap()
-        pcm = samples.tobytes()
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(_SAMPLE_WIDTH_BYTES)
-        writer.setframerate(sample_rate)
-        writer.writeframes(pcm)
-    return buffer.getvalue()
-
-
 class EspeakEngine:
     """Speech engine backed by the bundled espeak-ng: offline, fast, robotic but clear.
 
@@ -198,7 +179,7 @@ class EspeakEngine:
             raise SpeechError("espeak-ng produced no audio", retryable=True)
         frames = len(pcm) // _SAMPLE_WIDTH_BYTES
         return SpeechAudio(
-            wav=_to_wav(pcm, library.sample_rate),
+            wav=pcm_to_wav(pcm, library.sample_rate),
             sample_rate=library.sample_rate,
             duration_seconds=frames / library.sample_rate,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,499}$")
 
@@ -55,3 +55,23 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def delete_prefix(self, prefix: str) -> int: ...
+
+
+@runtime_checkable
+class PresignedDownloads(Protocol):
+    """The optional capability of a backend that hands out its own download links.
+
+    S3 storage has it (a presigned GET); local storage does not, and its audio is served
+    by the API through HMAC-signed, expiring links instead. Use `presigned_get_url`.
+    """
+
+    def presigned_get_url(self, key: str, expires_in: int) -> str:
+        """A URL that GETs ``key`` without credentials for ``expires_in`` seconds."""
+        ...
+
+
+def presigned_get_url(storage: Storage, key: str, expires_in: int) -> str | None:
+    """The backend's own expiring GET link for ``key``, or None when it has none (local)."""
+    if isinstance(storage, PresignedDownloads):
+        return storage.presigned_get_url(key, expires_in)
+    return None

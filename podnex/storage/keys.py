@@ -20,5 +20,10 @@ def staging_key(podcast_id: str) -> str:
     return f"{work_prefix(podcast_id)}combined.mp3"
 
 
+def podcast_prefix(podcast_id: str) -> str:
+    """Everything published for a podcast: deleted with the podcast."""
+    return f"podcasts/{podcast_id}/"
+
+
 def audio_key(podcast_id: str) -> str:
-    return f"podcasts/{podcast_id}/audio.mp3"
+    return f"{podcast_prefix(podcast_id)}audio.mp3"

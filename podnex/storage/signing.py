@@ -17,7 +17,12 @@ def sign(secret: bytes, key: str, expires: int) -> str:
 
 
 def verify(secret: bytes, key: str, expires: int, signature: str, now: float) -> bool:
-    """True when the signature matches and the link has not expired."""
+    """True when the signature matches and the link has not expired.
+
+    Compared as UTF-8 bytes: a signature with non-ASCII characters is simply wrong
+    (`hmac.compare_digest` refuses non-ASCII strings).
+    """
     if expires < now:
         return False
-    return hmac.compare_digest(_signature(secret, key, expires), signature)
+    expected = _signature(secret, key, expires).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape"))

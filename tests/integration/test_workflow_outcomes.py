@@ -4,62 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-import worker as worker_module
 from api.runs import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan
 from podnex.podcasts import NewPodcast, create_podcast
 from podnex.settings import Settings
-from podnex.speech.base import SpeechAudio, SpeechError
-from podnex.speech.espeak import EspeakEngine
 from tests.conftest import ApiUser, LiveApi, make_user
 from tests.integration.notes import NOTES
+from tests.integration.workers import ScriptedEngine, worker_with
 from workflows.types import PodcastResult
-
-
-class ScriptedEngine:
-    """Real espeak speech, with a failure or a delay injected on chosen calls."""
-
-    name = "espeak"
-
-    def __init__(self, *, fail_after: int | None = None, delay: float = 0.0) -> None:
-        self.inner = EspeakEngine()
-        self.fail_after = fail_after
-        self.delay = delay
-        self.calls = 0
-
-    def voices(self) -> Mapping[str, str]:
-        return self.inner.voices()
-
-    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
-        self.calls += 1
-        if self.fail_after is not None and self.calls > self.fail_after:
-            raise SpeechError("voice model rejected the text", retryable=False)
-        await asyncio.sleep(self.delay)
-        return await self.inner.synthesize(text, voice)
-
-
-@asynccontextmanager
-async def worker_with(
-    settings: Settings, client: Client, engine: ScriptedEngine
-) -> AsyncIterator[str]:
-    """A worker on its own task queue whose speech engine is `engine`."""
-    queue = f"outcomes-{uuid.uuid4().hex[:8]}"
-    deps = worker_module.build_deps(settings)
-    deps.engines = {engine.name: engine}
-    own = settings.model_copy(update={"temporal_task_queue": queue})
-    async with worker_module.build_worker(client, own, deps):
-        yield queue
-    await deps.db.dispose()
 
 
 async def new_podcast(db: Database, user: ApiUser) -> Podcast:
@@ -186,3 +147,20 @@ async def test_refused_when_plan_is_used_up(api: LiveApi, db: Database, worker: 
         await asyncio.sleep(0.1)
     assert podcast["status"] == "FAILED"
     assert podcast["error"] == "Monthly podcast limit reached (5)"
+
+
+async def test_admission_not_answered_in_time_leaves_the_run_pending(
+    db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    podcast = await new_podcast(db, user)
+    nobody_polls = f"idle-{uuid.uuid4().hex[:8]}"
+    admission, handle = await start_podcast_run(
+        temporal_client,
+        nobody_polls,
+        run_input_for(podcast, speech_concurrency=2),
+        summary="no worker",
+        admission_timeout=timedelta(seconds=2),
+    )
+    assert admission is None
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    await handle.terminate("test over")

@@ -1,0 +1,189 @@
+"""Pure-ASGI middleware (request ids, log context, helmet-style headers) and rate limiting.
+
+`RequestContextMiddleware` and `SecurityHeadersMiddleware` wrap the whole application
+(`wrap_application`), outside routing, so that every response carries their headers:
+404s for unknown paths and CORS preflights included. `UserContextMiddleware` runs inside
+a route, after authentication, to add the caller's user id to the log context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; "
+    "form-action 'self'; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; "
+    "script-src 'self'; script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'; "
+    "upgrade-insecure-requests"
+)
+"""helmet's default Content-Security-Policy."""
+
+SCHEMA_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; "
+    "form-action 'self'; frame-ancestors 'self'; img-src 'self' data: blob: https:; "
+    "object-src 'none'; script-src 'self' 'unsafe-eval' https://cdn.jsdelivr.net; "
+    "script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'; "
+    "connect-src 'self' https:; worker-src 'self' blob:"
+)
+"""The policy of the OpenAPI pages under /schema: helmet's, relaxed only so that the Scalar
+UI works: its bundle, styles and favicon come from jsDelivr (where Litestar's
+ScalarRenderPlugin points them), it compiles templates with `new Function` (unsafe-eval),
+fetches the spec and its fonts, and uses blob: workers and images. No
+upgrade-insecure-requests, so it also works on plain http://localhost."""
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.encode(), value.encode())
+    for name, value in (
+        ("cross-origin-opener-policy", "same-origin"),
+        ("origin-agent-cluster", "?1"),
+        ("referrer-policy", "no-referrer"),
+        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        ("x-content-type-options", "nosniff"),
+        ("x-dns-prefetch-control", "off"),
+        ("x-download-options", "noopen"),
+        ("x-frame-options", "SAMEORIGIN"),
+        ("x-permitted-cross-domain-policies", "none"),
+        ("x-xss-protection", "0"),
+    )
+)
+"""helmet's other default headers (Content-Security-Policy and
+Cross-Origin-Resource-Policy depend on the path)."""
+
+
+def request_id_from(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is sane (1..128 of [A-Za-z0-9._-]), else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER.encode():
+            candidate = value.decode("latin-1")
+            if _SANE_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Give each HTTP request an id: echoed in `X-Request-ID`, bound into structlog's context.
+
+    Every log line written while the request is handled carries `request_id`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope)
+        header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != header[0]]
+                message["headers"] = [*headers, header]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
+
+
+class SecurityHeadersMiddleware:
+    """helmet's default security headers on every HTTP response; X-Powered-By removed.
+
+    Headers a handler set itself win. Audio under /api/v1/files is served with
+    `Cross-Origin-Resource-Policy: cross-origin` so that a player on another origin (the web
+    app) can embed it; everything else is `same-origin`, as with helmet.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        csp = SCHEMA_CONTENT_SECURITY_POLICY if _is_schema(path) else CONTENT_SECURITY_POLICY
+        corp = "cross-origin" if path.startswith("/api/v1/files/") else "same-origin"
+        extra = (
+            *SECURITY_HEADERS,
+            (b"content-security-policy", csp.encode()),
+            (b"cross-origin-resource-policy", corp.encode()),
+        )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-powered-by"]
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [h for h in extra if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_schema(path: str) -> bool:
+    return path == "/schema" or path.startswith("/schema/")
+
+
+class UserContextMiddleware:
+    """Bind the authenticated user's id into structlog's context for the rest of the request.
+
+    Placed after the authentication middleware; requests on unauthenticated routes carry
+    no `user` and pass through unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if user is None:
+            await self.app(scope, receive, send)
+            return
+        with structlog.contextvars.bound_contextvars(user_id=str(user.id)):
+            await self.app(scope, receive, send)
+
+
+def wrap_application(app: ASGIApp) -> ASGIApp:
+    """`app` with request ids and security headers on every response it sends."""
+    return RequestContextMiddleware(SecurityHeadersMiddleware(app))
+
+
+RATE_LIMIT_EXCLUDED = ["^/api/health", "^/api/ready", "^/schema"]
+"""Paths never rate limited: probes and the API documentation."""
+
+
+def rate_limit_identity(request: Request[Any, Any, Any]) -> str:
+    """Whom a request counts against: its API key (as a SHA-256), else its client address.
+
+    The key is hashed so the limiter's store never holds a usable key; a request without a
+    bearer token (signed file links) counts against its address.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key:" + hashlib.sha256(token.strip().encode()).hexdigest()
+    return "ip:" + get_remote_address(request)
+
+
+def rate_limit_config(per_minute: int) -> RateLimitConfig | None:
+    """A per-API-key limit of `per_minute` requests a minute; None (no limit) for 0."""
+    if per_minute <= 0:
+        return None
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        exclude=RATE_LIMIT_EXCLUDED,
+        identifier_for_request=rate_limit_identity,
+    )

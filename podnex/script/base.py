@@ -1,0 +1,80 @@
+"""What every script writer offers: the request it takes, its errors and the protocol.
+
+Writers are chosen by SCRIPT_WRITER (`create_writer`): the offline writer (no network,
+the embedded default) or an LLM behind an OpenAI-compatible chat completions API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from podnex.script.types import Duration, Script
+from podnex.settings import Settings
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """Everything a writer gets: the notes and how the episode should be made.
+
+    ``language`` is the language the script is written (and so spoken) in, as a name or a
+    BCP 47 tag ("Spanish", "es"); ``instructions`` is free-form style or focus guidance.
+    Writers that cannot honour them (the offline writer) ignore them.
+    """
+
+    notes: str
+    duration: Duration
+    title: str | None = None
+    language: str | None = None
+    instructions: str | None = None
+
+
+class ScriptError(Exception):
+    """Writing the script failed.
+
+    ``retryable`` tells whether the same request may succeed later (a rate limit, a
+    server error) or is pointless (notes with nothing to say, a refused request, output
+    still malformed after the writer's own attempts). ``retry_after`` is the provider's
+    requested wait in seconds, when it gave one. ``kind`` names the failure for callers
+    ("InvalidNotes", "ProviderError", "MalformedScript").
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        kind: str = "ScriptError",
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.kind = kind
+
+
+class ScriptWriter(Protocol):
+    """Turns notes into a host/guest script."""
+
+    name: str
+
+    async def write(self, request: WriteRequest) -> Script:
+        """Write the script; raises :class:`ScriptError` when it cannot."""
+        ...
+
+
+def create_writer(settings: Settings) -> ScriptWriter:
+    """The writer chosen by SCRIPT_WRITER."""
+    if settings.script_writer == "openai":
+        from podnex.script.llm import LlmScriptWriter
+        from podnex.speech.openai_api import openai_client
+
+        return LlmScriptWriter(
+            openai_client(settings),
+            model=settings.openai_script_model,
+            chunk_chars=settings.openai_script_chunk_chars,
+            max_attempts=settings.openai_script_max_attempts,
+        )
+    from podnex.script.offline import AsyncOfflineWriter
+
+    return AsyncOfflineWriter()

@@ -1,0 +1,51 @@
+"""Test workers on their own task queues, with a speech engine that fails or dawdles on cue."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client
+
+import worker as worker_module
+from podnex.settings import Settings
+from podnex.speech.base import SpeechAudio, SpeechError
+from podnex.speech.espeak import EspeakEngine
+
+
+class ScriptedEngine:
+    """Real espeak speech, with a failure or a delay injected on chosen calls."""
+
+    name = "espeak"
+
+    def __init__(self, *, fail_after: int | None = None, delay: float = 0.0) -> None:
+        self.inner = EspeakEngine()
+        self.fail_after = fail_after
+        self.delay = delay
+        self.calls = 0
+
+    def voices(self) -> Mapping[str, str]:
+        return self.inner.voices()
+
+    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise SpeechError("voice model rejected the text", retryable=False)
+        await asyncio.sleep(self.delay)
+        return await self.inner.synthesize(text, voice)
+
+
+@asynccontextmanager
+async def worker_with(
+    settings: Settings, client: Client, engine: ScriptedEngine
+) -> AsyncIterator[str]:
+    """A worker on its own task queue whose speech engine is `engine`."""
+    queue = f"outcomes-{uuid.uuid4().hex[:8]}"
+    deps = worker_module.build_deps(settings)
+    deps.engines = {engine.name: engine}
+    own = settings.model_copy(update={"temporal_task_queue": queue})
+    async with worker_module.build_worker(client, own, deps):
+        yield queue
+    await deps.db.dispose()

@@ -1,0 +1,228 @@
+"""Provider plumbing without servers: settings, retry hints, text splitting, reply parsing."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+
+import httpx2
+import openai
+import pytest
+from pydantic import ValidationError
+
+from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
+from podnex.settings import Settings
+from podnex.speech.base import split_text
+from podnex.speech.openai_api import describe_failure, retry_after_seconds
+from podnex.storage import signing
+from workflows.podcast import speech_task_queue
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_embedded_providers() -> None:
+    settings = Settings()
+    assert (settings.script_writer, settings.storage_backend) == ("offline", "local")
+    assert settings.tts_providers == ["espeak"] and settings.default_tts_provider == "espeak"
+
+
+def test_tts_providers_is_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_PROVIDERS", "espeak, openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("DEFAULT_TTS_PROVIDER", "openai")
+    settings = Settings()
+    assert settings.tts_providers == ["espeak", "openai"]
+    assert settings.default_tts_provider == "openai"
+
+
+@pytest.mark.parametrize(
+    ("values", "variable"),
+    [
+        ({"script_writer": "openai"}, "OPENAI_API_KEY"),
+        ({"tts_providers": "espeak,openai"}, "OPENAI_API_KEY"),
+        ({"default_tts_provider": "openai"}, "DEFAULT_TTS_PROVIDER"),
+        ({"tts_providers": ""}, "TTS_PROVIDERS"),
+        ({"tts_providers": "espeak,espeak"}, "TTS_PROVIDERS"),
+        ({"tts_providers": "espeak,elevenlabs"}, "tts_providers"),
+        ({"storage_backend": "s3"}, "S3_BUCKET"),
+        ({"storage_backend": "s3", "s3_bucket": "b", "s3_access_key_id": "id"}, "S3_SECRET"),
+    ],
+)
+def test_invalid_combinations_fail_at_start_naming_the_variable(
+    values: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ValidationError, match=variable):
+        Settings(**values)  # type: ignore[arg-type]
+
+
+def test_speech_limits_per_provider() -> None:
+    settings = Settings(
+        openai_api_key="k",  # type: ignore[arg-type]
+        openai_tts_max_concurrency=3,
+        openai_tts_requests_per_second=2.5,
+        espeak_max_concurrency=6,
+    )
+    assert settings.speech_task_limits("openai") == (3, 2.5)
+    assert settings.speech_task_limits("espeak") == (6, None)
+    assert speech_task_queue("podnex", "openai") == "podnex-speech-openai"
+
+
+# -- retry hints and error classes ------------------------------------------------------------
+
+
+def test_retry_after_prefers_milliseconds_then_seconds_then_a_date() -> None:
+    assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after_seconds({"Retry-After": "7"}) == 7
+    future = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 < (retry_after_seconds({"retry-after": future}) or 0) <= 31
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after": "-3"}) is None
+    assert retry_after_seconds({}) is None
+
+
+def status_error(status: int, body: object, headers: dict[str, str] | None = None) -> Exception:
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/audio/speech")
+    response = httpx2.Response(status, headers=headers or {}, request=request)
+    classes = {400: openai.BadRequestError, 429: openai.RateLimitError}
+    cls = classes.get(status, openai.InternalServerError if status >= 500 else None)
+    if cls is None:
+        return openai.APIStatusError("failed", response=response, body=body)
+    return cls("failed", response=response, body=body)
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (408, True),
+        (409, True),
+        (422, False),
+        (429, True),
+        (500, True),
+        (503, True),
+    ],
+)
+def test_which_statuses_are_retried(status: int, retryable: bool) -> None:
+    failure = describe_failure(status_error(status, {"message": "why"}), "speech synthesis")  # type: ignore[arg-type]
+    assert failure.retryable is retryable
+    assert failure.message == f"speech synthesis failed: provider answered HTTP {status}: why"
+
+
+def test_a_rate_limit_keeps_its_retry_after() -> None:
+    error = status_error(429, {"message": "slow down"}, {"retry-after": "12"})
+    assert describe_failure(error, "x").retry_after == 12  # type: ignore[arg-type]
+    refused = status_error(400, "plain text body", {"retry-after": "12"})
+    failure = describe_failure(refused, "x")  # type: ignore[arg-type]
+    assert failure.retry_after is None and failure.message.endswith("plain text body")
+
+
+def test_connection_failures_are_retryable() -> None:
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    assert describe_failure(openai.APITimeoutError(request), "x").retryable
+    assert describe_failure(openai.APIConnectionError(request=request), "x").retryable
+
+
+# -- splitting --------------------------------------------------------------------------------
+
+
+def test_split_text_cuts_at_sentences_then_clauses_then_spaces() -> None:
+    text = "One two three. Four five six! Seven, eight nine ten eleven."
+    assert split_text(text, 100) == [text]
+    assert split_text(text, 30) == [
+        "One two three. Four five six!",
+        "Seven, eight nine ten eleven.",
+    ]
+    assert split_text("alpha, beta gamma delta", 12) == ["alpha,", "beta gamma", "delta"]
+    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+    for size in (20, 50, 77):
+        pieces = split_text(text * 5, size)
+        assert all(len(piece) <= size for piece in pieces)
+        assert " ".join(pieces).split() == (text * 5).split()
+
+
+def test_split_chunks_gives_the_text_back_exactly() -> None:
+    text = "".join(
+        f"## Part {n}\n\nSentence one of {n}. Sentence two.\nA line.\n\n" for n in range(300)
+    )
+    chunks = split_chunks(text, 1000)
+    assert "".join(chunks) == text
+    assert all(len(chunk) <= 1000 for chunk in chunks)
+    assert all(chunk.endswith("\n\n") for chunk in chunks[:-1]), "cut at paragraph breaks"
+    assert split_chunks("short", 1000) == ["short"]
+    assert "".join(split_chunks("y" * 2500, 1000)) == "y" * 2500
+
+
+# -- parsing the model's reply ----------------------------------------------------------------
+
+
+def reply(lines: list[dict[str, object]], title: str = "A title") -> str:
+    return json.dumps({"title": title, "lines": lines})
+
+
+def test_parse_script_cleans_what_a_voice_must_not_read() -> None:
+    script = parse_script(
+        reply(
+            [
+                {"speaker": "Host", "text": "**Welcome!** See https://example.com for more."},
+                {"speaker": "guest", "text": "Thanks. `x = 1` is *fun*."},
+            ]
+        ),
+        None,
+    )
+    assert script.title == "A title"
+    assert [line.speaker for line in script.lines] == ["host", "guest"]
+    assert "https" not in script.lines[0].text and "*" not in script.lines[0].text
+    assert (
+        parse_script(
+            reply([{"speaker": "host", "text": "a"}, {"speaker": "guest", "text": "b"}]), "Mine"
+        ).title
+        == "Mine"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not json", "not JSON"),
+        (json.dumps({"title": "t"}), 'no "lines"'),
+        (
+            reply([{"speaker": "narrator", "text": "hi"}, {"speaker": "guest", "text": "b"}]),
+            "speaker",
+        ),
+        (reply([{"speaker": "host", "text": "  "}, {"speaker": "guest", "text": "b"}]), "empty"),
+        (
+            reply(
+                [
+                    {"speaker": "host", "text": "https://example.com"},
+                    {"speaker": "guest", "text": "b"},
+                ]
+            ),
+            "empty",
+        ),
+        (
+            reply([{"speaker": "host", "text": "a"}, {"speaker": "host", "text": "b"}]),
+            "guest never speaks",
+        ),
+        (reply([{"speaker": "host", "text": "a"}]), "at least two"),
+        (reply(["just text", "more"]), "not an object"),  # type: ignore[list-item]
+    ],
+)
+def test_parse_script_rejects_malformed_replies(content: str, problem: str) -> None:
+    with pytest.raises(MalformedScript, match=problem):
+        parse_script(content, None)
+
+
+def test_word_budget_is_twenty_percent_either_side() -> None:
+    assert word_budget("SHORT") == (600, 900)
+    assert word_budget("LONG") == (1800, 2700)
+
+
+def test_a_non_ascii_download_signature_is_refused_not_an_error() -> None:
+    expires = 2_000_000_000
+    good = signing.sign(b"secret", "podcasts/a/audio.mp3", expires)
+    assert signing.verify(b"secret", "podcasts/a/audio.mp3", expires, good, now=0)
+    assert not signing.verify(b"secret", "podcasts/a/audio.mp3", expires, "\u00d5\u00f4x", now=0)
