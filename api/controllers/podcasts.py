@@ -42,6 +42,7 @@ from api.state import AppState
 from api.temporal_errors import is_unavailable
 from podnex import podcasts
 from podnex.models import Podcast, PodcastDuration, PodcastStatus, User
+from podnex.settings import Settings
 from podnex.storage import delete_podcast_objects, presigned_get_url, signing
 from workflows.types import Admission, Progress
 
@@ -104,7 +105,24 @@ def limit_refusal(admission: Admission) -> ApiError:
     )
 
 
-def validate_speech_choice(state: AppState, body: CreatePodcastRequest) -> str:
+ENGLISH_ONLY_ENGINES = {"espeak"}
+
+
+def is_english(language: str) -> bool:
+    return language.lower() == "en" or language.lower().startswith("en-")
+
+
+def english_only_parts(settings: Settings, provider: str) -> list[str]:
+    """The parts of a run that would ignore a non-English `language`."""
+    parts = []
+    if settings.script_writer == "offline":
+        parts.append("the offline script writer")
+    if provider in ENGLISH_ONLY_ENGINES:
+        parts.append(f"the {provider} speech engine")
+    return parts
+
+
+def validate_generation_choices(state: AppState, body: CreatePodcastRequest) -> str:
     provider = body.tts_provider or state.settings.default_tts_provider
     engine = state.engines.get(provider)
     if engine is None:
@@ -125,6 +143,16 @@ def validate_speech_choice(state: AppState, body: CreatePodcastRequest) -> str:
         for field, voice in (("hostVoice", body.host_voice), ("guestVoice", body.guest_voice))
         if voice not in voices
     ]
+    if body.language and not is_english(body.language):
+        limited = english_only_parts(state.settings, provider)
+        if limited:
+            problems.append(
+                {
+                    "field": "language",
+                    "message": f"{body.language!r} is not available here: "
+                    f"{' and '.join(limited)} only work in English",
+                }
+            )
     if problems:
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         raise ApiError(
@@ -287,7 +315,7 @@ class PodcastController(Controller):
     ) -> Response[Envelope[PodcastOut]]:
         state = state_of(request)
         user = request.user
-        provider = validate_speech_choice(state, data)
+        provider = validate_generation_choices(state, data)
         key = idempotency_key(request)
         fingerprint = request_fingerprint(data)
         if key is not None:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import ApiUser, LiveApi
 from tests.integration.notes import NOTES
+from tests.integration.podcasts import stored_podcast
 
 
 async def test_health_needs_no_key(api: LiveApi) -> None:
@@ -73,23 +74,7 @@ async def test_malformed_json_is_400(api: LiveApi, user: ApiUser) -> None:
 async def test_unknown_or_foreign_podcast_is_404(
     api: LiveApi, user: ApiUser, other_user: ApiUser, db, suffix: str
 ) -> None:
-    from podnex.models import PodcastDuration
-    from podnex.podcasts import NewPodcast, create_podcast
-
-    async with db.transaction() as session:
-        theirs = await create_podcast(
-            session,
-            other_user.id,
-            NewPodcast(
-                note_content=NOTES,
-                duration=PodcastDuration.SHORT,
-                title=None,
-                note_id=None,
-                host_voice="host",
-                guest_voice="guest",
-                tts_provider="espeak",
-            ),
-        )
+    theirs = await stored_podcast(db, other_user)
     for podcast_id in (str(theirs.id), "00000000-0000-0000-0000-000000000000", "not-a-uuid"):
         response = await api.client.get(
             f"/api/v1/podcasts/{podcast_id}{suffix}", headers=user.headers

@@ -28,13 +28,11 @@ from api.app import create_app
 from api.middleware import CONTENT_SECURITY_POLICY
 from podnex.db import Database
 from podnex.embedded import free_port
-from podnex.models import PodcastDuration
-from podnex.podcasts import NewPodcast, create_podcast
 from podnex.settings import Settings
 from podnex.storage import create_storage
 from podnex.storage.signing import sign
 from tests.conftest import ApiUser, LiveApi
-from tests.integration.notes import NOTES
+from tests.integration.podcasts import stored_podcast
 
 HELMET_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -247,21 +245,8 @@ def test_cors_origins_setting_accepts_commas_and_json(monkeypatch: pytest.Monkey
 
 
 async def _podcasts_for(db: Database, user: ApiUser, count: int) -> None:
-    async with db.transaction() as session:
-        for _ in range(count):
-            await create_podcast(
-                session,
-                user.id,
-                NewPodcast(
-                    note_content=NOTES,
-                    duration=PodcastDuration.SHORT,
-                    title=None,
-                    note_id=None,
-                    host_voice="host",
-                    guest_voice="guest",
-                    tts_provider="espeak",
-                ),
-            )
+    for _ in range(count):
+        await stored_podcast(db, user)
 
 
 async def _raw_get(base_url: str, path: str, headers: dict[str, str]) -> httpx.Response:

@@ -249,17 +249,17 @@ async def test_language_and_instructions_reach_the_run(
     api: LiveApi, user: ApiUser, temporal_client: Client
 ) -> None:
     podcast = await create(
-        api.client, user, language="pt-BR", instructions="Keep it light and curious."
+        api.client, user, language="en-GB", instructions="Keep it light and curious."
     )
-    assert podcast["language"] == "pt-BR"
+    assert podcast["language"] == "en-GB"
     assert podcast["instructions"] == "Keep it light and curious."
     history = await temporal_client.get_workflow_handle(podcast["workflowId"]).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     run_input = json.loads(started.input.payloads[0].data)
-    assert run_input["language"] == "pt-BR"
+    assert run_input["language"] == "en-GB"
     assert run_input["instructions"] == "Keep it light and curious."
     assert await wait_finished(api.client, user, podcast["id"]) == "COMPLETED"
-    for bad in ({"language": "english please"}, {"instructions": ""}):
+    for bad in ({"language": "english please"}, {"instructions": ""}, {"language": "pt-BR"}):
         response = await api.client.post(
             "/api/v1/podcasts", headers=user.headers, json={"noteContent": NOTES, **bad}
         )

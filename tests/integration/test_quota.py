@@ -11,29 +11,12 @@ from sqlalchemy import select, update
 from api.app import create_app
 from podnex import quota
 from podnex.db import Database
-from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
+from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan
-from podnex.podcasts import NewPodcast, create_podcast
 from podnex.settings import Settings
 from tests.conftest import ApiUser, LiveApi, make_user
 from tests.integration.notes import NOTES
-
-
-async def stored_podcast(db: Database, owner: ApiUser) -> Podcast:
-    async with db.transaction() as session:
-        return await create_podcast(
-            session,
-            owner.id,
-            NewPodcast(
-                note_content=NOTES,
-                duration=PodcastDuration.SHORT,
-                title=None,
-                note_id=None,
-                host_voice="host",
-                guest_voice="guest",
-                tts_provider="espeak",
-            ),
-        )
+from tests.integration.podcasts import stored_podcast
 
 
 async def subscription_of(db: Database, owner: ApiUser) -> Subscription:

@@ -13,31 +13,14 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 
 from api.runs import run_input_for, start_podcast_run
 from podnex.db import Database
-from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
+from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan
-from podnex.podcasts import NewPodcast, create_podcast
 from podnex.settings import Settings
 from tests.conftest import ApiUser, LiveApi, make_user
 from tests.integration.notes import NOTES
+from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
 from workflows.types import PodcastResult
-
-
-async def new_podcast(db: Database, user: ApiUser) -> Podcast:
-    async with db.transaction() as session:
-        return await create_podcast(
-            session,
-            user.id,
-            NewPodcast(
-                note_content=NOTES,
-                duration=PodcastDuration.SHORT,
-                title="Outcome test",
-                note_id=None,
-                host_voice="host",
-                guest_voice="guest",
-                tts_provider="espeak",
-            ),
-        )
 
 
 async def assert_left_nothing(db: Database, settings: Settings, podcast: Podcast) -> Podcast:
@@ -64,7 +47,7 @@ async def assert_left_nothing(db: Database, settings: Settings, podcast: Podcast
 async def test_permanent_speech_failure_fails_cleanly(
     settings: Settings, db: Database, temporal_client: Client, user: ApiUser
 ) -> None:
-    podcast = await new_podcast(db, user)
+    podcast = await stored_podcast(db, user, "Outcome test")
     async with worker_with(settings, temporal_client, ScriptedEngine(fail_after=3)) as queue:
         admission, handle = await start_podcast_run(
             temporal_client,
@@ -85,7 +68,7 @@ async def test_permanent_speech_failure_fails_cleanly(
 async def test_cancelled_run_cleans_up(
     settings: Settings, db: Database, temporal_client: Client, user: ApiUser, how: str
 ) -> None:
-    podcast = await new_podcast(db, user)
+    podcast = await stored_podcast(db, user, "Outcome test")
     engine = ScriptedEngine(delay=0.5)
     async with worker_with(settings, temporal_client, engine) as queue:
         admission, handle = await start_podcast_run(
@@ -152,7 +135,7 @@ async def test_refused_when_plan_is_used_up(api: LiveApi, db: Database, worker: 
 async def test_admission_not_answered_in_time_leaves_the_run_pending(
     db: Database, temporal_client: Client, user: ApiUser
 ) -> None:
-    podcast = await new_podcast(db, user)
+    podcast = await stored_podcast(db, user, "Outcome test")
     nobody_polls = f"idle-{uuid.uuid4().hex[:8]}"
     admission, handle = await start_podcast_run(
         temporal_client,
