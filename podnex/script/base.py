@@ -66,8 +66,8 @@ class ScriptWriter(Protocol):
 def create_writer(settings: Settings) -> ScriptWriter:
     """The writer chosen by SCRIPT_WRITER."""
     if settings.script_writer == "openai":
+        from podnex.openai_api import openai_client
         from podnex.script.llm import LlmScriptWriter
-        from podnex.speech.openai_api import openai_client
 
         return LlmScriptWriter(
             openai_client(settings),

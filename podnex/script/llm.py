@@ -19,7 +19,7 @@ How a script is made:
    ``max_attempts`` times in all; then the writer fails with a non-retryable
    :class:`ScriptError` that says what was wrong.
 
-The SDK's own retries are off (see `podnex.speech.openai_api`): rate limits, server
+The SDK's own retries are off (see `podnex.openai_api`): rate limits, server
 errors and timeouts become retryable :class:`ScriptError` with the provider's
 Retry-After, for Temporal to retry; refusals and other 4xx are not retryable.
 """
@@ -34,11 +34,11 @@ from typing import Any
 import openai
 import structlog
 
+from podnex.openai_api import describe_failure
 from podnex.script.base import ScriptError, WriteRequest
 from podnex.script.notes import clean_text, parse_document
 from podnex.script.offline import TARGET_WORDS, WORDS_PER_MINUTE
 from podnex.script.types import Duration, Script, ScriptLine, Speaker
-from podnex.speech.openai_api import describe_failure
 
 log = structlog.get_logger("podnex.script")
 

@@ -23,7 +23,7 @@ def _espeak(settings: Settings) -> SpeechEngine:
 
 
 def _openai(settings: Settings) -> SpeechEngine:
-    from podnex.speech.openai_api import openai_client
+    from podnex.openai_api import openai_client
     from podnex.speech.openai_tts import OpenAISpeechEngine
 
     return OpenAISpeechEngine(

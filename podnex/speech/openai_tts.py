@@ -26,8 +26,8 @@ from typing import Literal
 import imageio_ffmpeg
 import openai
 
+from podnex.openai_api import describe_failure
 from podnex.speech.base import SpeechAudio, SpeechError, pcm_to_wav, split_text
-from podnex.speech.openai_api import describe_failure
 
 OPENAI_VOICES = (
     "alloy",

@@ -11,10 +11,10 @@ import openai
 import pytest
 from pydantic import ValidationError
 
+from podnex.openai_api import describe_failure, retry_after_seconds
 from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
 from podnex.settings import Settings
 from podnex.speech.base import split_text
-from podnex.speech.openai_api import describe_failure, retry_after_seconds
 from podnex.storage import signing
 from workflows.podcast import speech_task_queue
 
