@@ -7,6 +7,7 @@ worker plus one speech worker per provider) on its own task queues.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowFailureError
 
 import worker as worker_module
+from api.app import create_app
 from api.runs import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
@@ -27,7 +29,7 @@ from podnex.settings import Settings
 from podnex.storage import presigned_get_url
 from podnex.storage.keys import audio_key, work_prefix
 from tests.audio_analysis import decode_mp3
-from tests.conftest import ApiUser
+from tests.conftest import ApiUser, serve
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.fakes.seaweed import SeaweedS3, start_seaweed
 from tests.integration.notes import NOTES
@@ -303,3 +305,46 @@ async def test_a_fault_that_is_not_retryable_fails_clearly_and_leaves_nothing(
     assert bucket is not None
     assert keys_under(seaweed, bucket, work_prefix(str(podcast.id))) == []
     assert keys_under(seaweed, bucket, f"podcasts/{podcast.id}/") == []
+
+
+async def test_through_the_api_on_s3_download_is_presigned_and_delete_removes_objects(
+    provider_settings: Settings,
+    provider_worker: worker_module.ActivityDeps,
+    seaweed: SeaweedS3,
+    user: ApiUser,
+) -> None:
+    bucket = provider_settings.s3_bucket or ""
+    async with serve(create_app(provider_settings)) as live:
+        created = await live.client.post(
+            "/api/v1/podcasts",
+            headers=user.headers,
+            json={"noteContent": NOTES, "ttsProvider": "openai", "hostVoice": "onyx"},
+        )
+        assert created.status_code == 201, created.text
+        podcast_id = created.json()["data"]["id"]
+        for _ in range(600):
+            status = await live.client.get(
+                f"/api/v1/podcasts/{podcast_id}/status", headers=user.headers
+            )
+            if status.json()["data"]["status"] in {"COMPLETED", "FAILED", "CANCELLED"}:
+                break
+            await asyncio.sleep(0.1)
+        assert status.json()["data"]["status"] == "COMPLETED", status.text
+
+        link = await live.client.get(
+            f"/api/v1/podcasts/{podcast_id}/download", headers=user.headers
+        )
+        url = link.json()["data"]["url"]
+        assert url.startswith(seaweed.endpoint_url) and "X-Amz-Signature=" in url
+        async with httpx.AsyncClient(timeout=30) as anonymous:
+            audio = await anonymous.get(url)
+        assert audio.status_code == 200
+        stored = seaweed.client().get_object(  # type: ignore[attr-defined]
+            Bucket=bucket, Key=f"podcasts/{podcast_id}/audio.mp3"
+        )
+        assert audio.content == stored["Body"].read()
+
+        deleted = await live.client.delete(f"/api/v1/podcasts/{podcast_id}", headers=user.headers)
+        assert deleted.status_code == 200
+    assert keys_under(seaweed, bucket, f"podcasts/{podcast_id}/") == []
+    assert keys_under(seaweed, bucket, f"work/{podcast_id}/") == []
