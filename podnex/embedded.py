@@ -121,7 +121,24 @@ def start_temporal_dev_server(
     server = TemporalDevServer(process=process, port=port, ui_port=ui_port)
     try:
         wait_for_port("127.0.0.1", port, timeout=60)
+        wait_until_serving(server.address, timeout=60)
     except TimeoutError:
         server.stop()
         raise
     return server
+
+
+def wait_until_serving(address: str, timeout: float = 60.0) -> None:
+    """Wait for the frontend to report SERVING: an open port is not yet a healthy server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check = subprocess.run(
+            [temporal_cli_path(), "operator", "cluster", "health", "--address", address],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if check.returncode == 0 and "SERVING" in check.stdout:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Temporal at {address} was not healthy after {timeout:.0f}s")

@@ -17,9 +17,11 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.app import create_app
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, Subscription
+from podnex.plans import Plan
 from podnex.settings import Settings
-from tests.conftest import ApiUser, LiveApi, serve
+from tests.conftest import ApiUser, LiveApi, make_user, serve
 from tests.integration.notes import NOTES
+from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -265,3 +267,23 @@ async def test_language_and_instructions_reach_the_run(
         )
         assert response.status_code == 400, response.text
         assert response.json()["details"][0]["field"] in bad
+
+
+async def test_retry_checks_the_limits_again(api: LiveApi, db: Database) -> None:
+    owner = await make_user(db, Plan.FREE)
+    podcast = await stored_podcast(db, owner)
+    await set_status(db, str(podcast.id), PodcastStatus.FAILED)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.user_id == owner.id)
+            .values(current_podcast_count=5)
+        )
+    response = await api.client.post(f"/api/v1/podcasts/{podcast.id}/retry", headers=owner.headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["details"]["reason"] == "Monthly podcast limit reached (5)"
+    async with db.transaction() as session:
+        subscription = await session.scalar(
+            select(Subscription).where(Subscription.user_id == owner.id)
+        )
+    assert subscription is not None and subscription.current_podcast_count == 5
