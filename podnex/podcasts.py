@@ -89,7 +89,10 @@ async def find_by_idempotency_key(
 
 
 def reset_for_retry(podcast: Podcast) -> None:
-    """Back to QUEUED for a new run, results of the previous run cleared."""
+    """Back to QUEUED for a new run, results of the previous run cleared.
+
+    `retry_count` is left to the caller, to count once the new run was started.
+    """
     podcast.status = PodcastStatus.QUEUED
     podcast.progress = 0
     podcast.current_step = "Queued for retry"
@@ -100,7 +103,6 @@ def reset_for_retry(podcast: Podcast) -> None:
     podcast.transcript = None
     podcast.started_at = None
     podcast.completed_at = None
-    podcast.retry_count += 1
 
 
 async def list_for_user(

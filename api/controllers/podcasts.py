@@ -16,6 +16,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -610,6 +611,12 @@ class PodcastController(Controller):
                 raise ApiError(400, "Can only retry failed podcasts", code="NOT_RETRYABLE")
             podcasts.reset_for_retry(podcast)
         admitted = await start_run(state, podcast)
+        async with state.db.transaction() as session:
+            await session.execute(
+                sql_update(Podcast)
+                .where(Podcast.id == podcast.id)
+                .values(retry_count=Podcast.retry_count + 1)
+            )
         fresh = await reload(state, podcast)
         return Response(
             Envelope(data=RetryOut(job_id=fresh.workflow_run_id, podcast=podcast_out(fresh))),

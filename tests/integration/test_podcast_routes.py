@@ -282,6 +282,8 @@ async def test_retry_checks_the_limits_again(api: LiveApi, db: Database) -> None
     response = await api.client.post(f"/api/v1/podcasts/{podcast.id}/retry", headers=owner.headers)
     assert response.status_code == 403, response.text
     assert response.json()["details"]["reason"] == "Monthly podcast limit reached (5)"
+    stored = (await api.client.get(f"/api/v1/podcasts/{podcast.id}", headers=owner.headers)).json()
+    assert stored["data"]["retryCount"] == 0, "a refused retry is not counted"
     async with db.transaction() as session:
         subscription = await session.scalar(
             select(Subscription).where(Subscription.user_id == owner.id)
