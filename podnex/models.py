@@ -162,6 +162,7 @@ class Podcast(TimestampMixin, Base):
     transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonColumn)
 
     quota_reserved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    quota_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     workflow_run_id: Mapped[str | None] = mapped_column(String(200))

@@ -102,6 +102,7 @@ async def reserve_podcast(
 
     subscription.current_podcast_count += 1
     podcast.quota_reserved = True
+    podcast.quota_period_start = subscription.current_period_start
     await session.flush()
     return Reservation(True, None, _usage(subscription), limits)
 
@@ -112,8 +113,12 @@ async def release_podcast(session: AsyncSession, podcast_id: uuid.UUID) -> bool:
     if not podcast.quota_reserved:
         return False
     subscription = await _lock_subscription(session, podcast.user_id)
-    subscription.current_podcast_count = max(subscription.current_podcast_count - 1, 0)
+    if podcast.quota_period_start == subscription.current_period_start:
+        # Only the period that holds the reservation gives it back: after a roll-over the
+        # count belongs to a new period the podcast never used.
+        subscription.current_podcast_count = max(subscription.current_podcast_count - 1, 0)
     podcast.quota_reserved = False
+    podcast.quota_period_start = None
     await session.flush()
     return True
 

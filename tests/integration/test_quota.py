@@ -161,3 +161,22 @@ async def test_temporal_unreachable_is_503_and_leaves_no_queued_row(
     assert [row.status for row in rows] == [PodcastStatus.FAILED]
     assert not rows[0].quota_reserved
     assert (await subscription_of(db, owner)).current_podcast_count == 0
+
+
+async def test_release_after_roll_over_leaves_the_new_period_alone(db: Database) -> None:
+    owner = await make_user(db, Plan.FREE)
+    start = (await subscription_of(db, owner)).current_period_start
+    old = await stored_podcast(db, owner)
+    new = await stored_podcast(db, owner)
+    async with db.transaction() as session:
+        assert (await quota.reserve_podcast(session, old.id, start + timedelta(days=1))).admitted
+    async with db.transaction() as session:
+        later = start + timedelta(days=40)
+        assert (await quota.reserve_podcast(session, new.id, later)).admitted
+    assert (await subscription_of(db, owner)).current_podcast_count == 1
+    async with db.transaction() as session:
+        assert await quota.release_podcast(session, old.id)
+    assert (await subscription_of(db, owner)).current_podcast_count == 1
+    async with db.transaction() as session:
+        assert await quota.release_podcast(session, new.id)
+    assert (await subscription_of(db, owner)).current_podcast_count == 0
