@@ -3,15 +3,48 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
 
 PodcastStatusName = Literal["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
 NOTE_MIN, NOTE_MAX = 100, 50_000
+
+
+def stripped_not_blank(value: str) -> str:
+    """Surrounding whitespace removed; text of only whitespace refused."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+def enough_note_text(value: str) -> str:
+    if len(value.strip()) < NOTE_MIN:
+        raise ValueError(f"Content must be at least {NOTE_MIN} characters of text")
+    return value
+
+
+NoteContent = Annotated[
+    str,
+    Field(
+        min_length=NOTE_MIN,
+        max_length=NOTE_MAX,
+        description="The notes to turn into a podcast (Markdown or plain text).",
+    ),
+    AfterValidator(enough_note_text),
+]
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(stripped_not_blank)]
+ProfileName = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(stripped_not_blank)
+]
+KeyName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, description="A label to recognise the key."),
+    AfterValidator(stripped_not_blank),
+]
 
 
 class Camel(BaseModel):
@@ -37,15 +70,11 @@ class PageEnvelope(Camel, Generic[T]):
 
 
 class CreatePodcastRequest(Camel):
-    note_content: str = Field(
-        min_length=NOTE_MIN,
-        max_length=NOTE_MAX,
-        description="The notes to turn into a podcast (Markdown or plain text).",
-    )
+    note_content: NoteContent
     duration: Literal["SHORT", "LONG"] = Field(
         default="SHORT", description="SHORT is about 5 minutes, LONG about 15."
     )
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Title | None = None
     note_id: str | None = Field(default=None, max_length=200)
     host_voice: str = Field(default="host", min_length=1, max_length=100)
     guest_voice: str = Field(default="guest", min_length=1, max_length=100)
@@ -67,20 +96,6 @@ class CreatePodcastRequest(Camel):
         max_length=2000,
         description="Style or focus guidance for the script writer.",
     )
-
-    @field_validator("note_content")
-    @classmethod
-    def enough_text(cls, value: str) -> str:
-        if len(value.strip()) < NOTE_MIN:
-            raise ValueError(f"Content must be at least {NOTE_MIN} characters of text")
-        return value
-
-    @field_validator("title")
-    @classmethod
-    def title_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("Title must not be blank")
-        return value.strip() if value is not None else None
 
 
 class PodcastOut(Camel):
@@ -179,17 +194,10 @@ class UpdatedProfileOut(Camel):
 class UpdateProfileRequest(Camel):
     """Fields left out stay as they are; null clears a field."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: ProfileName | None = None
     image: str | None = Field(
         default=None, max_length=2048, description="An http(s) URL of the profile picture."
     )
-
-    @field_validator("name")
-    @classmethod
-    def name_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("Name must not be blank")
-        return value.strip() if value is not None else None
 
     @field_validator("image")
     @classmethod
@@ -236,14 +244,7 @@ class UsageOut(Camel):
 
 
 class CreateApiKeyRequest(Camel):
-    name: str = Field(min_length=1, max_length=100, description="A label to recognise the key.")
-
-    @field_validator("name")
-    @classmethod
-    def name_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("Name must not be blank")
-        return value.strip()
+    name: KeyName
 
 
 class ApiKeyOut(Camel):
@@ -263,27 +264,10 @@ class CreatedApiKeyOut(Camel):
 
 
 class UpdatePodcastRequest(Camel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    note_content: str | None = Field(
-        default=None,
-        min_length=NOTE_MIN,
-        max_length=NOTE_MAX,
-        description="Only while the podcast is not being made (409 otherwise).",
+    title: Title | None = None
+    note_content: NoteContent | None = Field(
+        default=None, description="Only while the podcast is not being made (409 otherwise)."
     )
-
-    @field_validator("title")
-    @classmethod
-    def title_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("Title must not be blank")
-        return value.strip() if value is not None else None
-
-    @field_validator("note_content")
-    @classmethod
-    def enough_text(cls, value: str | None) -> str | None:
-        if value is not None and len(value.strip()) < NOTE_MIN:
-            raise ValueError(f"Content must be at least {NOTE_MIN} characters of text")
-        return value
 
 
 class TranscriptLineOut(Camel):

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -200,6 +201,16 @@ def replay(earlier: Podcast, fingerprint: str) -> Response[Envelope[PodcastOut]]
         status_code=HTTP_200_OK,
         headers={"Idempotent-Replayed": "true"},
     )
+
+
+async def owned_row(
+    session: AsyncSession, user: User, podcast_id: str, *, for_update: bool = False
+) -> Podcast:
+    """The caller's podcast, or the 404 that a missing, deleted or foreign one gets."""
+    podcast = await podcasts.get_for_user(session, user.id, podcast_id, for_update=for_update)
+    if podcast is None:
+        raise ApiError(404, NOT_FOUND)
+    return podcast
 
 
 async def reload(state: AppState, podcast: Podcast) -> Podcast:
@@ -480,11 +491,7 @@ class PodcastController(Controller):
     ) -> Envelope[PodcastOut]:
         state = state_of(request)
         async with state.db.transaction() as session:
-            podcast = await podcasts.get_for_user(
-                session, request.user.id, podcast_id, for_update=True
-            )
-            if podcast is None:
-                raise ApiError(404, NOT_FOUND)
+            podcast = await owned_row(session, request.user, podcast_id, for_update=True)
             if data.note_content is not None:
                 if not podcast.status.finished:
                     raise ApiError(
@@ -511,11 +518,7 @@ class PodcastController(Controller):
     ) -> MessageEnvelope:
         state = state_of(request)
         async with state.db.transaction() as session:
-            podcast = await podcasts.get_for_user(
-                session, request.user.id, podcast_id, for_update=True
-            )
-            if podcast is None:
-                raise ApiError(404, NOT_FOUND)
+            podcast = await owned_row(session, request.user, podcast_id, for_update=True)
             podcast.deleted_at = datetime.now(UTC)
             running = not podcast.status.finished
         if running and podcast.workflow_id:
@@ -602,11 +605,7 @@ class PodcastController(Controller):
     ) -> Response[Envelope[RetryOut]]:
         state = state_of(request)
         async with state.db.transaction() as session:
-            podcast = await podcasts.get_for_user(
-                session, request.user.id, podcast_id, for_update=True
-            )
-            if podcast is None:
-                raise ApiError(404, NOT_FOUND)
+            podcast = await owned_row(session, request.user, podcast_id, for_update=True)
             if podcast.status not in (PodcastStatus.FAILED, PodcastStatus.CANCELLED):
                 raise ApiError(400, "Can only retry failed podcasts", code="NOT_RETRYABLE")
             podcasts.reset_for_retry(podcast)
@@ -663,10 +662,7 @@ class PodcastController(Controller):
 
     async def _owned(self, request: Request[User, Any, Any], podcast_id: str) -> Podcast:
         async with state_of(request).db.transaction() as session:
-            podcast = await podcasts.get_for_user(session, request.user.id, podcast_id)
-        if podcast is None:
-            raise ApiError(404, NOT_FOUND)
-        return podcast
+            return await owned_row(session, request.user, podcast_id)
 
     async def _query_progress(self, state: AppState, workflow_id: str) -> Progress | None:
         try:
