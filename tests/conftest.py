@@ -39,6 +39,7 @@ from podnex.migrate import upgrade_to_head
 from podnex.plans import Plan
 from podnex.settings import Settings, normalise_database_url
 from podnex.temporal import connect
+from tests.fakes.seaweed import SeaweedS3, start_seaweed
 
 # -- the exit-code guard (temporalio sdk-python issue 300) --------------------------------
 # temporalio can abort the interpreter during its teardown after every test has run and
@@ -149,6 +150,19 @@ async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[W
     await deps.db.dispose()
 
 
+# -- S3 -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedS3]:
+    """A real, signature-checking S3 server (SeaweedFS from PyPI) on loopback."""
+    server = start_seaweed()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # -- HTTP API -----------------------------------------------------------------------------
 
 
@@ -184,6 +198,16 @@ async def api(settings: Settings) -> AsyncIterator[LiveApi]:
 
     async with serve(create_app(settings)) as live:
         yield live
+
+
+def assert_validation_error(response: httpx.Response, field: str, reason: str) -> None:
+    """A 400 in the error envelope that names `field` and gives `reason` (any case)."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["success"] is False and body["code"] == "VALIDATION_ERROR", body
+    fields = {item["field"]: item["message"] for item in body["details"]}
+    assert field in fields, body
+    assert reason.lower() in fields[field].lower(), body
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ApiUser, LiveApi
+from tests.conftest import ApiUser, LiveApi, assert_validation_error
 from tests.integration.notes import NOTES
 from tests.integration.podcasts import stored_podcast
 
@@ -50,12 +50,7 @@ async def test_create_validation_names_field_and_reason(
     api: LiveApi, user: ApiUser, payload: dict[str, object], field: str, reason: str
 ) -> None:
     response = await api.client.post("/api/v1/podcasts", headers=user.headers, json=payload)
-    assert response.status_code == 400, response.text
-    body = response.json()
-    assert body["success"] is False and body["code"] == "VALIDATION_ERROR"
-    fields = {item["field"]: item["message"] for item in body["details"]}
-    assert field in fields, body
-    assert reason.lower() in fields[field].lower(), body
+    assert_validation_error(response, field, reason)
     listed = (await api.client.get("/api/v1/podcasts", headers=user.headers)).json()
     assert listed["pagination"]["total"] == 0, "a refused request stores nothing"
 

@@ -31,7 +31,7 @@ from podnex.storage.keys import audio_key, work_prefix
 from tests.audio_analysis import decode_mp3
 from tests.conftest import ApiUser, serve
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from tests.fakes.seaweed import SeaweedS3, start_seaweed
+from tests.fakes.seaweed import SeaweedS3
 from tests.integration.notes import NOTES
 from workflows.podcast import speech_task_queue
 from workflows.types import PodcastResult
@@ -39,15 +39,6 @@ from workflows.types import PodcastResult
 pytestmark = pytest.mark.timeout(240)
 
 SPEECH_CAP = 2
-
-
-@pytest.fixture(scope="module")
-def seaweed() -> Iterator[SeaweedS3]:
-    server = start_seaweed()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,18 +20,9 @@ from podnex.storage import (
 )
 from podnex.storage.keys import audio_key, segment_key, work_prefix
 from podnex.storage.s3 import S3Storage
-from tests.fakes.seaweed import SeaweedS3, start_seaweed
+from tests.fakes.seaweed import SeaweedS3
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def seaweed() -> Iterator[SeaweedS3]:
-    server = start_seaweed()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
