@@ -36,5 +36,16 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy podnex api workflows activities worker.py
 
+# Benchmarks (issue #8): about 12 minutes; results go to bench/README.md. BENCH_ARGS=--big
+# for the larger run (python -m bench --help lists every flag).
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	PODNEX_BENCH_FROM_MAKE=1 $(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

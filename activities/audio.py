@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import activity
 
 from activities.context import ActivityDeps, heartbeating, log
-from podnex.audio import LineAudio, combine_lines
+from podnex.audio import combine_stored_lines
 from podnex.storage.keys import staging_key
 from workflows.types import CombineRequest, CombineResult, LineTiming
 
@@ -20,16 +18,15 @@ class AudioActivities:
     async def combine_audio(self, request: CombineRequest) -> CombineResult:
         storage = self.deps.storage
         async with heartbeating():
-            lines = [
-                LineAudio(speaker=segment.speaker, wav=await storage.get(segment.key))
-                for segment in request.segments
-            ]
-            combined = await asyncio.to_thread(combine_lines, lines)
+            # Streamed: each line is fetched as the mix reaches it, never the whole episode.
+            combined = await combine_stored_lines(
+                [(segment.speaker, segment.key) for segment in request.segments], storage.get
+            )
             key = staging_key(request.podcast_id)
             await storage.put(key, combined.mp3, content_type="audio/mpeg")
         log().info(
             "audio combined",
-            lines=len(lines),
+            lines=len(request.segments),
             seconds=round(combined.duration_seconds, 2),
             bytes=len(combined.mp3),
         )

@@ -1,22 +1,38 @@
 """Combining spoken lines into one loudness-normalised MP3 episode.
 
-Each line's WAV is decoded into a pydub segment, levelled to a common speech level and
-appended, after a short pause, to one 16-bit mono PCM mix. The mix is piped through the
-``ffmpeg`` binary bundled by ``imageio-ffmpeg``: a peak limiter, ``loudnorm`` to the target
-loudness, resampling to the output rate and ``libmp3lame`` CBR encoding.
+Lines are streamed: each line's WAV is decoded, levelled to a common speech level and
+written, after a short pause, to the ``ffmpeg`` binary bundled by ``imageio-ffmpeg``, then
+dropped, so memory does not grow with the episode's length. Two ffmpeg passes make the
+episode, both linear in its length:
+
+1. the mix goes through a peak limiter and the ``ebur128`` meter into a temporary file of
+   16-bit PCM, which measures its integrated loudness on the way;
+2. that file is raised by one constant gain to the target loudness, limited to the
+   true-peak ceiling, resampled and encoded with ``libmp3lame`` as CBR MP3.
+
+A constant gain from a measurement gives the target loudness exactly and costs a fraction
+of single-pass ``loudnorm``, which upsamples to 192 kHz to adjust its gain as it goes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import io
 import math
+import os
+import re
 import subprocess
 import tempfile
 import warnings
 import wave
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import imageio_ffmpeg
 import mutagen
@@ -46,15 +62,19 @@ _LEVEL_GATE_DB = 30.0
 """Windows this far below a line's loudest window are pauses, not speech."""
 _LEVEL_FLOOR_DBFS = -70.0
 _TRUE_PEAK_DBTP = -1.5
-_LOUDNESS_RANGE_LU = 11.0
 _LIMITER_RANGE_DBFS = (-24.0, 0.0)
 """The ceilings ffmpeg's ``alimiter`` accepts (0.0625 to 1 as a linear amplitude)."""
+_MEASURE_MARGIN_DB = 1.5
+_SILENCE_LUFS = -70.0
+"""The meter's absolute gate: a mix measured at or below it is silence and gets no gain."""
+_MAX_GAIN_DB = 40.0
 _LAME_TAG_ENCODER = "LAME3.100"
 """Version string for the LAME tag that ffmpeg writes in the MP3's Info frame.
 
 The tag holds libmp3lame's encoder delay and padding, but readers such as mutagen only
 parse it when the string names LAME; ffmpeg writes its own name unless told otherwise.
 """
+_INTEGRATED = re.compile(r"Integrated loudness:\s*I:\s*(-?[0-9.]+|-inf)\s*LUFS")
 
 
 @dataclass(frozen=True)
@@ -91,7 +111,7 @@ class AudioEncodingError(RuntimeError):
 
 
 def combine_lines(
-    lines: Sequence[LineAudio],
+    lines: Iterable[LineAudio],
     *,
     pause_ms: int = 350,
     speaker_change_pause_ms: int = 500,
@@ -103,49 +123,47 @@ def combine_lines(
 
     Consecutive lines are separated by ``pause_ms`` of silence, or by
     ``speaker_change_pause_ms`` when the speaker changes. Each line is levelled to the same
-    speech level first, so every voice sounds equally loud; the mix is then normalised with
-    ffmpeg's ``loudnorm`` (true peak -1.5 dBTP, LRA 11) and encoded as mono CBR MP3 at
-    ``sample_rate`` Hz and ``bitrate_kbps`` kbit/s. Speech peaks that the loudness gain
-    would push past the true-peak ceiling are limited first: left to ``loudnorm``'s own
-    limiter, peaky synthetic speech ends up about 1 LU below the target.
+    speech level first, so every voice sounds equally loud; the mix is then brought to
+    ``target_lufs`` by one measured gain, its peaks held under -1.5 dBTP, and encoded as
+    mono CBR MP3 at ``sample_rate`` Hz and ``bitrate_kbps`` kbit/s. Speech peaks that the
+    gain would push past that ceiling are limited before the loudness is measured, so the
+    limiting costs no loudness.
+
+    ``lines`` may be any iterable, such as a generator that fetches each WAV as it is
+    needed (:func:`fetch_lines`, :func:`combine_stored_lines`): one line at a time is held
+    in memory, whatever the episode's length.
 
     Synchronous and CPU-bound: call it from a worker thread in async code.
 
     Raises ``ValueError`` for empty ``lines``, a line that is not a WAV file or bad
     settings, and :class:`AudioEncodingError` when ffmpeg fails.
     """
-    if not lines:
-        raise ValueError("combine_lines needs at least one line")
     if pause_ms < 0 or speaker_change_pause_ms < 0:
         raise ValueError("pauses must not be negative")
     if sample_rate <= 0 or bitrate_kbps <= 0:
         raise ValueError("sample_rate and bitrate_kbps must be positive")
 
-    mix = bytearray()
-    mix_rate = 0
-    timings: list[LineTiming] = []
-    for index, line in enumerate(lines):
-        segment = _decode_wav(line.wav, index)
-        if index == 0:
-            # Mix at the speech's own rate; ffmpeg resamples to ``sample_rate`` at the end.
-            mix_rate = segment.frame_rate
-        else:
-            same_speaker = line.speaker == lines[index - 1].speaker
-            pause = pause_ms if same_speaker else speaker_change_pause_ms
-            mix.extend(bytes(round(pause * mix_rate / 1000) * _SAMPLE_WIDTH_BYTES))
-        segment = _level(segment.set_frame_rate(mix_rate))
-        start = len(mix) // _SAMPLE_WIDTH_BYTES
-        mix.extend(segment.raw_data)
-        end = len(mix) // _SAMPLE_WIDTH_BYTES
-        timings.append(LineTiming(index, line.speaker, start / mix_rate, end / mix_rate))
-
-    mp3 = _encode_mp3(
-        mix,
-        mix_rate,
-        target_lufs=target_lufs,
-        sample_rate=sample_rate,
-        bitrate_kbps=bitrate_kbps,
-    )
+    with tempfile.TemporaryDirectory(prefix="podnex-audio-") as workdir:
+        work = Path(workdir)
+        stream = _MixStream(work, target_lufs=target_lufs)
+        try:
+            timings = _write_mix(
+                iter(lines),
+                stream,
+                pause_ms=pause_ms,
+                speaker_change_pause_ms=speaker_change_pause_ms,
+            )
+            loudness = stream.finish()
+        finally:
+            stream.abort()
+        mp3 = _encode_mp3(
+            stream.pcm_path,
+            stream.rate,
+            gain_db=_gain_to_target(loudness, target_lufs),
+            sample_rate=sample_rate,
+            bitrate_kbps=bitrate_kbps,
+            work=work,
+        )
     return CombinedAudio(
         mp3=mp3,
         duration_seconds=mp3_duration_seconds(mp3),
@@ -153,6 +171,77 @@ def combine_lines(
         sample_rate=sample_rate,
         bitrate_kbps=bitrate_kbps,
     )
+
+
+_COMBINE_THREADS = ThreadPoolExecutor(
+    max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="podnex-combine"
+)
+"""Where :func:`combine_stored_lines` mixes: never the event loop's default executor, whose
+threads the storage fetches feeding the mix may need (and which other activities share)."""
+
+
+async def combine_stored_lines(
+    segments: Sequence[tuple[str, str]],
+    get: Callable[[str], Awaitable[bytes]],
+    *,
+    ahead: int = 4,
+    **options: Any,
+) -> CombinedAudio:
+    """:func:`combine_lines` over the WAVs stored under each ``(speaker, key)``, in order.
+
+    Each WAV is fetched with ``get`` (at most ``ahead`` in flight) as the mix reaches it,
+    so one line at a time is held in memory. The mix runs on a thread of its own pool: a
+    mix waiting for a fetch must never hold a thread that the fetch needs, as it could on
+    the default executor (``asyncio.to_thread``), which storage backends use.
+    ``options`` are :func:`combine_lines`'s keyword arguments.
+    """
+    loop = asyncio.get_running_loop()
+    lines = fetch_lines(segments, get, loop, ahead=ahead)
+    return await loop.run_in_executor(
+        _COMBINE_THREADS, functools.partial(combine_lines, lines, **options)
+    )
+
+
+def fetch_lines(
+    segments: Sequence[tuple[str, str]],
+    get: Callable[[str], Awaitable[bytes]],
+    loop: asyncio.AbstractEventLoop,
+    *,
+    ahead: int = 4,
+) -> Iterator[LineAudio]:
+    """Yield a :class:`LineAudio` for each ``(speaker, key)`` in order, fetched by ``get``.
+
+    For a thread other than ``loop``'s (such as :func:`combine_lines` run by
+    :func:`combine_stored_lines`) whose blobs come from async storage on ``loop``: at most
+    ``ahead`` fetches are in flight, so the download overlaps the mixing without the whole
+    episode being held in memory. The consuming thread must not be one that the fetches
+    themselves need (the default executor's, for storage built on ``asyncio.to_thread``).
+    """
+    pending: deque[tuple[str, Future[bytes]]] = deque()
+    upcoming = iter(segments)
+
+    def top_up() -> None:
+        while len(pending) < max(1, ahead):
+            item = next(upcoming, None)
+            if item is None:
+                return
+            speaker, key = item
+            pending.append((speaker, asyncio.run_coroutine_threadsafe(_fetch(get, key), loop)))
+
+    try:
+        top_up()
+        while pending:
+            speaker, future = pending.popleft()
+            wav = future.result()
+            top_up()
+            yield LineAudio(speaker=speaker, wav=wav)
+    finally:
+        for _, future in pending:
+            future.cancel()
+
+
+async def _fetch(get: Callable[[str], Awaitable[bytes]], key: str) -> bytes:
+    return await get(key)
 
 
 def mp3_duration_seconds(data: bytes) -> float:
@@ -167,6 +256,130 @@ def mp3_duration_seconds(data: bytes) -> float:
     if info is None:
         raise ValueError("not an MP3 stream: no audio frames")
     return float(info.length)
+
+
+def _write_mix(
+    lines: Iterator[LineAudio],
+    stream: _MixStream,
+    *,
+    pause_ms: int,
+    speaker_change_pause_ms: int,
+) -> list[LineTiming]:
+    """Level each line and write it, after its pause, to ``stream``; return the timings."""
+    timings: list[LineTiming] = []
+    previous_speaker: str | None = None
+    written = 0  # samples
+    for index, line in enumerate(lines):
+        segment = _decode_wav(line.wav, index)
+        if index == 0:
+            # Mix at the speech's own rate; ffmpeg resamples to ``sample_rate`` at the end.
+            stream.start(segment.frame_rate)
+        else:
+            pause = pause_ms if line.speaker == previous_speaker else speaker_change_pause_ms
+            silence = round(pause * stream.rate / 1000)
+            stream.write(bytes(silence * _SAMPLE_WIDTH_BYTES))
+            written += silence
+        segment = _level(segment.set_frame_rate(stream.rate))
+        data = segment.raw_data
+        start = written
+        stream.write(data)
+        written += len(data) // _SAMPLE_WIDTH_BYTES
+        timings.append(LineTiming(index, line.speaker, start / stream.rate, written / stream.rate))
+        previous_speaker = line.speaker
+    if not timings:
+        raise ValueError("combine_lines needs at least one line")
+    return timings
+
+
+class _MixStream:
+    """The first ffmpeg pass: limit the mix's peaks, meter its loudness, keep it on disk."""
+
+    def __init__(self, work: Path, *, target_lufs: float) -> None:
+        self.work = work
+        self.pcm_path = work / "mix.s16le"
+        self.rate = 0
+        self._target_lufs = target_lufs
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, rate: int) -> None:
+        self.rate = rate
+        # Lines sit at about _LINE_LEVEL_DBFS, which the gain raises to the target: a peak
+        # at this ceiling then lands near the true-peak limit instead of far above it.
+        # _MEASURE_MARGIN_DB lower, so a mix measured a little under the line level is not
+        # limited again (costing loudness) after the gain.
+        low, high = _LIMITER_RANGE_DBFS
+        ceiling = _LINE_LEVEL_DBFS + _TRUE_PEAK_DBTP - self._target_lufs - _MEASURE_MARGIN_DB
+        ceiling = min(max(ceiling, low), high)
+        filters = ",".join(
+            [
+                f"alimiter=limit={10 ** (ceiling / 20):.4f}:level=false:latency=true",
+                "ebur128=framelog=quiet",
+            ]
+        )
+        self._log = open(self.work / "measure.log", "w+b")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [
+                FFMPEG_EXE,
+                "-hide_banner",
+                "-nostats",
+                "-nostdin",
+                "-loglevel",
+                "info",
+                *("-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"),
+                *("-af", filters),
+                *("-f", "s16le", "-ac", "1", "-y", str(self.pcm_path)),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
+
+    def write(self, data: bytes) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            self._process.stdin.write(data)
+        except BrokenPipeError as exc:
+            self._process.wait()
+            raise AudioEncodingError(self._failure()) from exc
+
+    def finish(self) -> float | None:
+        """Close the stream; return the mix's integrated loudness (None when silent)."""
+        assert self._process is not None and self._process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.close()
+        if self._process.wait() != 0:
+            raise AudioEncodingError(self._failure())
+        assert self._log is not None
+        self._log.seek(0)
+        found = _INTEGRATED.search(self._log.read().decode(errors="replace"))
+        if found is None:
+            raise AudioEncodingError("ffmpeg did not report the integrated loudness")
+        return None if found.group(1) == "-inf" else float(found.group(1))
+
+    def abort(self) -> None:
+        """Stop ffmpeg if it still runs (a failed line) and close the log."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._process is not None and self._process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._process.stdin.close()
+        if self._log is not None:
+            self._log.close()
+
+    def _failure(self) -> str:
+        assert self._process is not None and self._log is not None
+        self._log.seek(0)
+        message = self._log.read().decode(errors="replace").strip()[-2000:]
+        return f"ffmpeg exited with {self._process.returncode}: {message}"
+
+
+def _gain_to_target(loudness: float | None, target_lufs: float) -> float:
+    """The constant gain taking the measured mix to ``target_lufs`` (none for silence)."""
+    if loudness is None or loudness <= _SILENCE_LUFS:
+        return 0.0
+    return max(-_MAX_GAIN_DB, min(_MAX_GAIN_DB, target_lufs - loudness))
 
 
 def _decode_wav(data: bytes, index: int) -> AudioSegment:
@@ -212,63 +425,43 @@ def _level(segment: AudioSegment) -> AudioSegment:
 
 
 def _encode_mp3(
-    pcm: bytearray,
+    pcm_path: Path,
     pcm_rate: int,
     *,
-    target_lufs: float,
+    gain_db: float,
     sample_rate: int,
     bitrate_kbps: int,
+    work: Path,
 ) -> bytes:
-    """Loudness-normalise 16-bit mono PCM and encode it as CBR MP3 with ffmpeg.
+    """Raise the limited mix by ``gain_db`` and encode it as CBR MP3 with ffmpeg.
 
-    The MP3 goes to a seekable temporary file so ffmpeg can write the Xing/LAME header,
-    which records the frame count and encoder delay needed for an exact duration.
+    A final limiter at the true-peak ceiling catches what resampling and the first pass's
+    look-ahead let through. The MP3 goes to a seekable file so ffmpeg can write the
+    Xing/LAME header, which records the frame count and encoder delay needed for an exact
+    duration.
     """
-    # Lines sit at about _LINE_LEVEL_DBFS, which loudnorm raises to target_lufs: a peak at
-    # this ceiling then lands near the true-peak limit instead of far above it.
-    low, high = _LIMITER_RANGE_DBFS
-    ceiling_dbfs = min(max(_LINE_LEVEL_DBFS + _TRUE_PEAK_DBTP - target_lufs, low), high)
+    output = work / "episode.mp3"
     filters = ",".join(
         [
-            f"alimiter=limit={10 ** (ceiling_dbfs / 20):.4f}:level=false:latency=true",
-            f"loudnorm=I={target_lufs}:TP={_TRUE_PEAK_DBTP}:LRA={_LOUDNESS_RANGE_LU}",
+            f"volume={gain_db:.3f}dB",
+            f"alimiter=limit={10 ** (_TRUE_PEAK_DBTP / 20):.4f}:level=false:latency=true",
         ]
     )
-    with tempfile.TemporaryDirectory(prefix="podnex-audio-") as workdir:
-        output = Path(workdir) / "episode.mp3"
-        command = [
-            FFMPEG_EXE,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "s16le",
-            "-ar",
-            str(pcm_rate),
-            "-ac",
-            "1",
-            "-i",
-            "pipe:0",
-            "-af",
-            filters,
-            # loudnorm works at 192 kHz internally: set the output rate explicitly.
-            "-ar",
-            str(sample_rate),
-            "-ac",
-            "1",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            f"{bitrate_kbps}k",
-            "-metadata:s:a:0",
-            f"encoder={_LAME_TAG_ENCODER}",
-            "-f",
-            "mp3",
-            "-y",
-            str(output),
-        ]
-        result = subprocess.run(command, input=pcm, capture_output=True, check=False)
-        if result.returncode != 0:
-            message = result.stderr.decode(errors="replace").strip()[-2000:]
-            raise AudioEncodingError(f"ffmpeg exited with {result.returncode}: {message}")
-        return output.read_bytes()
+    command = [
+        FFMPEG_EXE,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *("-f", "s16le", "-ar", str(pcm_rate), "-ac", "1", "-i", str(pcm_path)),
+        *("-af", filters),
+        *("-ar", str(sample_rate), "-ac", "1"),
+        *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k"),
+        *("-metadata:s:a:0", f"encoder={_LAME_TAG_ENCODER}"),
+        *("-f", "mp3", "-y", str(output)),
+    ]
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()[-2000:]
+        raise AudioEncodingError(f"ffmpeg exited with {result.returncode}: {message}")
+    return output.read_bytes()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from mutagen.mp3 import MP3
 
-from podnex.audio import CombinedAudio, LineAudio, combine_lines, mp3_duration_seconds
+from podnex.audio import (
+    CombinedAudio,
+    LineAudio,
+    combine_lines,
+    combine_stored_lines,
+    fetch_lines,
+    mp3_duration_seconds,
+)
 from podnex.speech.espeak import EspeakEngine
 from tests.audio_analysis import (
     decode_mp3,
@@ -183,3 +192,72 @@ def test_a_line_that_is_not_a_wav_file_is_rejected() -> None:
 def test_mp3_duration_rejects_data_that_is_not_mp3() -> None:
     with pytest.raises(ValueError, match="not an MP3"):
         mp3_duration_seconds(b"\x00" * 64)
+
+
+def test_lines_may_come_from_a_generator(host_wav: bytes, guest_wav: bytes) -> None:
+    listed = [LineAudio("host", host_wav), LineAudio("guest", guest_wav)]
+
+    streamed = combine_lines(line for line in listed)
+
+    assert streamed.timings == combine_lines(listed).timings
+
+
+async def test_fetch_lines_streams_blobs_in_order_from_async_storage(
+    host_wav: bytes, guest_wav: bytes
+) -> None:
+    blobs = {"a": host_wav, "b": guest_wav, "c": host_wav}
+    in_flight = 0
+    most_in_flight = 0
+
+    async def get(key: str) -> bytes:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return blobs[key]
+
+    segments = [("host", "a"), ("guest", "b"), ("host", "c")]
+    lines = fetch_lines(segments, get, asyncio.get_running_loop(), ahead=2)
+    combined = await asyncio.to_thread(combine_lines, lines)
+
+    assert [(t.index, t.speaker) for t in combined.timings] == [
+        (0, "host"),
+        (1, "guest"),
+        (2, "host"),
+    ]
+    assert most_in_flight <= 2
+
+
+async def test_fetch_lines_passes_a_storage_error_on() -> None:
+    async def get(key: str) -> bytes:
+        raise KeyError(key)
+
+    lines = fetch_lines([("host", "missing")], get, asyncio.get_running_loop())
+    with pytest.raises(KeyError, match="missing"):
+        await asyncio.to_thread(combine_lines, lines)
+
+
+async def test_stored_lines_are_mixed_off_the_executor_their_fetches_use(
+    host_wav: bytes, guest_wav: bytes
+) -> None:
+    """Storage backends fetch on the default executor: mixes waiting for fetches must not
+    hold its threads, or a few concurrent combines would wait on each other for ever."""
+    blobs = {"a": host_wav, "b": guest_wav}
+
+    async def get(key: str) -> bytes:
+        return await asyncio.to_thread(blobs.__getitem__, key)
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(combine_stored_lines([("host", "a"), ("guest", "b")], get) for _ in range(3))
+            ),
+            timeout=120,
+        )
+    finally:
+        loop.set_default_executor(ThreadPoolExecutor())
+
+    assert [len(result.timings) for result in results] == [2, 2, 2]

@@ -1,0 +1,399 @@
+"""Turn a benchmark run's results into the tables of bench/README.md.
+
+The README's prose (method, analysis, plans) is kept; only the part between the
+``<!-- bench:results -->`` and ``<!-- /bench:results -->`` markers is rewritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+START = "<!-- bench:results -->"
+END = "<!-- /bench:results -->"
+MB = 2**20
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(what, measured, target, met) for every target of issue #8 this run measured."""
+    rows: list[tuple[str, str, str, bool]] = []
+    overhead = results.get("overhead")
+    if overhead:
+        parallel = overhead["concurrency"]
+        cloud = overhead["engines"]["cloud"]
+        for duration in ("SHORT", "LONG"):
+            run = cloud[duration]
+            ratio = median(run["podnex"]) / median(run["floor"])
+            rows.append(
+                (
+                    f"cloud-like engine, {duration}: podnex / floor",
+                    f"{ratio:.3f}x",
+                    "<= 1.10x",
+                    ratio <= 1.10,
+                )
+            )
+        espeak = overhead["engines"]["espeak"]
+        for duration in ("SHORT", "LONG"):
+            run = espeak[duration]
+            extra = median(run["podnex"]) - median(run["floor"])
+            per = extra / run["activities"] * 1000
+            rows.append(
+                (
+                    f"espeak-ng, {duration}: overhead per activity "
+                    f"({run['activities']} activities)",
+                    f"{per:.1f} ms",
+                    "<= 15 ms",
+                    per <= 15,
+                )
+            )
+            if duration == "SHORT":
+                rows.append(
+                    (
+                        "espeak-ng, SHORT: overhead per podcast",
+                        f"{extra:.2f} s",
+                        "<= 1 s",
+                        extra <= 1,
+                    )
+                )
+        for duration in ("SHORT", "LONG"):
+            run = cloud[duration]
+            if run["sequential"]:
+                speedup = median(run["sequential_speech"]) / median(run["podnex_speech"])
+                whole = median(run["sequential"]) / median(run["podnex"])
+                rows.append(
+                    (
+                        f"cloud-like engine, {duration}: sequential / podnex, speech "
+                        f"(whole podcast: {whole:.2f}x)",
+                        f"{speedup:.2f}x",
+                        f"about the parallelism ({parallel}): >= {0.8 * parallel:.1f}x",
+                        speedup >= 0.8 * parallel,
+                    )
+                )
+        for engine in ("espeak", "cloud"):
+            peak = overhead["engines"][engine]["LONG"]["worker_peak_rss"]
+            rows.append(
+                (
+                    f"worker peak RSS while making LONG podcasts ({engine})",
+                    f"{peak / MB:.0f} MB",
+                    "<= 300 MB",
+                    peak <= 300 * MB,
+                )
+            )
+    throughput = results.get("throughput")
+    if throughput:
+        ratios = [
+            (r["podnex"]["activities"] / r["podnex"]["elapsed"])
+            / (r["noop"]["activities"] / r["noop"]["elapsed"])
+            for r in throughput["rounds"]
+        ]
+        ratio = median(ratios)
+        rows.append(
+            (
+                "throughput: podnex activities/s / no-op workflow's",
+                f"{ratio:.0%}",
+                ">= 70%",
+                ratio >= 0.70,
+            )
+        )
+    api = results.get("api")
+    if api:
+        limits = {"status": 25.0, "list": 50.0, "create": 250.0}
+        for result in api["results"]:
+            target = result["target"]
+            if target in limits:
+                rows.append(
+                    (
+                        f"API {result['label']} p99 at {result['users']} users",
+                        f"{result['p99']:.0f} ms",
+                        f"<= {limits[target]:.0f} ms",
+                        result["p99"] <= limits[target],
+                    )
+                )
+        errors = sum(result["failures"] for result in api["results"])
+        rows.append(("API errors, all scenarios", str(errors), "0", errors == 0))
+    memory = results.get("memory")
+    if memory:
+        new = sorted(
+            (run for run in memory["runs"] if run["impl"] == "new"), key=lambda r: r["minutes"]
+        )
+        if len(new) >= 2:
+            small, large = new[0], new[-1]
+            rate_small = small["seconds"] / small["audio_seconds"] * 60
+            rate_large = large["seconds"] / large["audio_seconds"] * 60
+            linear = rate_large <= 1.3 * max(
+                rate_small, new[1]["seconds"] / new[1]["audio_seconds"] * 60
+            )
+            rows.append(
+                (
+                    f"combine time, {small['minutes']:g} to {large['minutes']:g} min",
+                    f"{rate_small:.2f} -> {rate_large:.2f} s per audio minute",
+                    "linear (s per audio minute within 30%)",
+                    linear,
+                )
+            )
+            growth = (large["rss_peak"] - small["rss_peak"]) / MB
+            mp3_mb = large["audio_seconds"] * 96_000 / 8 / MB
+            rows.append(
+                (
+                    f"combine peak RSS, {small['minutes']:g} to {large['minutes']:g} min",
+                    f"{small['rss_peak'] / MB:.0f} -> {large['rss_peak'] / MB:.0f} MB "
+                    f"(+{growth:.0f} MB; the MP3 itself is {mp3_mb:.0f} MB)",
+                    "flat: no decoded audio kept (growth <= 2x the MP3)",
+                    growth <= 2 * mp3_mb,
+                )
+            )
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    out = [
+        f"Run of {results['date']}, `{results['command']}`, {results['runtime_s']:.0f} s in all.",
+        "",
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM, "
+        f"Python {machine['python']}, {machine['os']}; {machine['temporal'] or 'temporal CLI'}.",
+        "",
+        "### Targets",
+        "",
+        "| what | measured | target | |",
+        "| --- | --- | --- | --- |",
+    ]
+    for what, measured, target, ok in targets(results):
+        out.append(f"| {what} | {measured} | {target} | {verdict(ok)} |")
+
+    overhead = results.get("overhead")
+    if overhead:
+        out += [
+            "",
+            "### 1. Overhead of durability (POST to COMPLETED vs the work alone)",
+            "",
+            f"Speech parallelism {overhead['concurrency']} in both. Medians of the measured "
+            "runs (each podnex run is followed by a floor run, after one unmeasured warm-up "
+            "pair); every run's seconds in brackets.",
+            "",
+            "| engine | podcast | activities (lines) | podnex | floor | podnex / floor "
+            "| overhead | per activity | lines: podnex / floor / sequential "
+            "| floor's combine | sequential |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for engine, per in overhead["engines"].items():
+            for duration in ("SHORT", "LONG"):
+                run = per[duration]
+                p, f = median(run["podnex"]), median(run["floor"])
+                seq = median(run["sequential"]) if run["sequential"] else None
+                seq_lines = (
+                    f"{median(run['sequential_speech']):.2f} s" if run["sequential"] else "-"
+                )
+                out.append(
+                    f"| {engine} | {duration} | {run['activities']} ({run['lines']}) "
+                    f"| {p:.2f} s [{', '.join(f'{x:.2f}' for x in run['podnex'])}] "
+                    f"| {f:.2f} s [{', '.join(f'{x:.2f}' for x in run['floor'])}] "
+                    f"| {p / f:.3f} | {p - f:.2f} s "
+                    f"| {(p - f) / run['activities'] * 1000:.1f} ms "
+                    f"| {median(run['podnex_speech']):.2f} s / "
+                    f"{median(part['speech'] for part in run['floor_parts']):.2f} s / "
+                    f"{seq_lines} "
+                    f"| {median(part['combine'] for part in run['floor_parts']):.2f} s "
+                    f"| {f'{seq:.2f} s ({seq / p:.2f}x podnex)' if seq else '-'} |"
+                )
+        out += [
+            "",
+            "Where podnex's time went (medians, from the workflow histories: each step's "
+            "run time as the server saw it, lines as the span from the first scheduled to the "
+            "last completed, orchestration = the rest of the run: workflow tasks and the "
+            "dispatch of each step to the worker and back):",
+            "",
+        ]
+        columns = [
+            (engine, duration)
+            for engine, per in overhead["engines"].items()
+            for duration in ("SHORT", "LONG")
+            if per[duration].get("critical_path")
+        ]
+        if columns:
+            out.append("| part | " + " | ".join(f"{e} {d}" for e, d in columns) + " |")
+            out.append("| --- |" + " --- |" * len(columns))
+            first = overhead["engines"][columns[0][0]][columns[0][1]]["critical_path"]
+            for part in first:
+                cells = [
+                    f"{overhead['engines'][e][d]['critical_path'].get(part, 0):.2f} s"
+                    for e, d in columns
+                ]
+                out.append(f"| {part} | " + " | ".join(cells) + " |")
+        out += [
+            "",
+            "Worker memory while making them (resident set, sampled every 20 ms; with "
+            "ffmpeg = the worker plus its ffmpeg children at the same instant):",
+            "",
+            "| engine | SHORT peak | LONG peak | LONG peak with ffmpeg | lifetime peak (VmHWM) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for engine, per in overhead["engines"].items():
+            out.append(
+                f"| {engine} | {per['SHORT']['worker_peak_rss'] / MB:.0f} MB "
+                f"| {per['LONG']['worker_peak_rss'] / MB:.0f} MB "
+                f"| {per['LONG']['worker_peak_rss_with_ffmpeg'] / MB:.0f} MB "
+                f"| {per['worker_vm_hwm'] / MB:.0f} MB |"
+            )
+
+    throughput = results.get("throughput")
+    if throughput:
+        count = throughput["podcasts"]
+        out += [
+            "",
+            f"### 2. Throughput ({count} SHORT podcasts at once, zero-cost speech)",
+            "",
+            "| round | podnex | podcasts/s | activities/s | no-op workflow | activities/s "
+            "| podnex / no-op |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for index, r in enumerate(throughput["rounds"], 1):
+            p, n = r["podnex"], r["noop"]
+            p_rate = p["activities"] / p["elapsed"]
+            n_rate = n["activities"] / n["elapsed"]
+            out.append(
+                f"| {index} | {p['elapsed']:.1f} s ({p['activities']} activities, all admitted in "
+                f"{p['admitted_in']:.1f} s) | {count / p['elapsed']:.2f} | {p_rate:.0f} "
+                f"| {n['elapsed']:.1f} s ({n['activities']} activities) | {n_rate:.0f} "
+                f"| {p_rate / n_rate:.0%} |"
+            )
+        last = throughput["rounds"][-1]
+        out += [
+            "",
+            "CPU seconds each process used during the last round (where the time goes):",
+            "",
+            "| process | podnex | no-op workflow |",
+            "| --- | --- | --- |",
+        ]
+        for name in last["podnex"]["cpu"]:
+            podnex_cpu, noop_cpu = last["podnex"]["cpu"][name], last["noop"]["cpu"][name]
+            out.append(f"| {name} | {podnex_cpu:.1f} s | {noop_cpu:.1f} s |")
+        out.append(
+            f"| all | {sum(last['podnex']['cpu'].values()):.1f} s "
+            f"| {sum(last['noop']['cpu'].values()):.1f} s |"
+        )
+        profile = last["podnex"].get("profile", {})
+        if profile:
+            out += [
+                "",
+                "podnex activities in the last round, from the workflow histories (queue = "
+                "scheduled to started, run = started to completed, as the server saw them):",
+                "",
+                "| activity | count | mean queue | mean run | total run |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            for name, entry in sorted(profile.items(), key=lambda item: -item[1]["run_ms"]):
+                if name.startswith("("):
+                    continue
+                c = entry["count"]
+                out.append(
+                    f"| {name} | {c} | {entry['queue_ms'] / c:.0f} ms "
+                    f"| {entry['run_ms'] / c:.1f} ms | {entry['run_ms'] / 1000:.1f} s |"
+                )
+            tasks = profile.get("(workflow tasks)")
+            if tasks:
+                out.append(f"| (workflow tasks) | {tasks['count']} | | | |")
+        out += ["", "Worker process, py-spy samples during each round (share of busy samples):", ""]
+        out += profile_table(
+            {
+                "podnex": last["podnex"].get("worker_profile"),
+                "no-op": last["noop"].get("worker_profile"),
+            }
+        )
+
+    api = results.get("api")
+    if api:
+        out += [
+            "",
+            f"### 3. API latency (locust, {api['seconds']} s a scenario, each user paced)",
+            "",
+            "| scenario | users | offered | served | p50 | p95 | p99 | max | errors "
+            "| API CPU per request |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in api["results"]:
+            out.append(
+                f"| {r['label']} | {r['users']} | {r['offered_rps']:.0f}/s | {r['rps']:.0f}/s "
+                f"| {r['p50']:.0f} ms | {r['p95']:.0f} ms | {r['p99']:.0f} ms | {r['max']:.0f} ms "
+                f"| {r['failures']} of {r['requests']} | {r['api_cpu_ms_per_request']:.1f} ms |"
+            )
+        if api.get("profiles"):
+            out += [
+                "",
+                "API process, py-spy samples during a second run of each scenario (share of "
+                "busy samples with the package anywhere on the stack; a sample counts for "
+                "every package on it):",
+                "",
+            ]
+            out += profile_table(api["profiles"])
+
+    memory = results.get("memory")
+    if memory:
+        out += [
+            "",
+            "### 4. Combine by episode length (one process per size)",
+            "",
+            "| combine | audio | lines | time | s per audio minute | peak RSS (process) "
+            "| peak RSS (ffmpeg) | loudness |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for run in sorted(memory["runs"], key=lambda r: (r["impl"] != "new", r["minutes"])):
+            name = "streaming (now)" if run["impl"] == "new" else "in memory (before)"
+            out.append(
+                f"| {name} | {run['audio_seconds'] / 60:.1f} min | {run['lines']} "
+                f"| {run['seconds']:.2f} s | {run['seconds'] / run['audio_seconds'] * 60:.2f} s "
+                f"| {run['rss_peak'] / MB:.0f} MB | {run['ffmpeg_peak'] / MB:.0f} MB "
+                f"| {run['lufs']:.1f} LUFS |"
+            )
+        pairs = {run["minutes"]: run for run in memory["runs"] if run["impl"] == "legacy"}
+        speedups = [
+            f"{minutes:g} min {pairs[minutes]['seconds'] / run['seconds']:.1f}x"
+            for run in memory["runs"]
+            if run["impl"] == "new" and (minutes := run["minutes"]) in pairs
+        ]
+        if speedups:
+            out += ["", "Streaming combine speed-up over the old one: " + ", ".join(speedups) + "."]
+    return "\n".join(out)
+
+
+def profile_table(profiles: dict[str, Any]) -> list[str]:
+    """Inclusive shares by package, one column a profile, and each one's top functions."""
+    present = {name: p for name, p in profiles.items() if p and p.get("samples")}
+    if not present:
+        return ["(no profile: py-spy could not sample)"]
+    names = list(present)
+    packages: list[str] = []
+    for profile in present.values():
+        for package in profile["inclusive"]:
+            if package not in packages:
+                packages.append(package)
+    out = [
+        "| package | " + " | ".join(names) + " |",
+        "| --- |" + " --- |" * len(names),
+    ]
+    for package in packages:
+        cells = [f"{present[name]['inclusive'].get(package, 0):.0%}" for name in names]
+        out.append(f"| {package} | " + " | ".join(cells) + " |")
+    out.append("| samples | " + " | ".join(str(present[n]["samples"]) for n in names) + " |")
+    for name in names:
+        top = present[name]["top_functions"]
+        listed = "; ".join(f"`{func}` {share:.0%}" for func, share in list(top.items())[:6])
+        out += ["", f"Top functions by own samples, {name}: {listed}."]
+    return out
+
+
+def write_readme(results: dict[str, Any], path: Path) -> None:
+    block = f"{START}\n{render(results)}\n{END}"
+    text = path.read_text() if path.exists() else f"# podnex benchmarks\n\n{START}\n{END}\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        _, after = rest.split(END, 1)
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n## Results\n\n" + block + "\n"
+    path.write_text(text)
