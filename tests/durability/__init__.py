@@ -1,0 +1,1 @@
+"""Durability tests: real worker, Temporal and Postgres processes, killed and restarted."""

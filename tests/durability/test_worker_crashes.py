@@ -1,0 +1,120 @@
+"""A worker process killed (SIGKILL) or stopped (SIGTERM) mid fan-out: another finishes."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+from temporalio.client import Client
+
+from podnex.db import Database
+from podnex.models import PodcastStatus
+from podnex.settings import Settings
+from tests.conftest import ApiUser
+from tests.durability.checks import (
+    SHORT_SCRIPT_LINES,
+    assert_completed_once,
+    calls_per_line,
+    events_of,
+    line_of_key,
+    speech_results,
+    start_podcast,
+    until,
+    wait_for_status,
+)
+from tests.durability.conftest import SPEECH_CONCURRENCY
+from tests.durability.processes import Harness
+
+FINISHED = {PodcastStatus.COMPLETED, PodcastStatus.FAILED, PodcastStatus.CANCELLED}
+ALL_LINES = set(range(SHORT_SCRIPT_LINES))
+
+
+async def test_sigkilled_worker_resumes_without_synthesising_again(
+    durable_db: Database,
+    client: Client,
+    harness: Harness,
+    settings_for_test: Settings,
+    owner: ApiUser,
+) -> None:
+    """SIGKILL mid fan-out, then a fresh worker: the podcast completes, charged once.
+
+    Worker A reports lines 0-3, then stores lines 4-7 and hangs (heartbeating) before
+    reporting them, holding every speech slot. It is killed there. Worker B must find
+    lines 4-7 in the speech cache (their `synthesize_line` results say cached=true), call
+    the engine only for lines 8-12, and no line may reach the engine twice.
+    """
+    stall_from = 4
+    first = harness.start_worker("A", stall_from_line=stall_from)
+    podcast, handle = await start_podcast(
+        durable_db, client, owner, settings_for_test.temporal_task_queue
+    )
+    events = harness.events_path
+    await until(
+        lambda: len(events_of(events, "stalled", "A")) == SPEECH_CONCURRENCY,
+        30,
+        "worker A to store and hang on four lines",
+    )
+    first.kill()
+    stored_before_kill = {item["line"] for item in events_of(events, "stored", "A")}
+    assert stored_before_kill == set(range(stall_from + SPEECH_CONCURRENCY))
+
+    harness.start_worker("B")
+    await wait_for_status(durable_db, podcast, FINISHED, within=60)
+    await assert_completed_once(durable_db, podcast, harness.storage_dir)
+
+    again = set(calls_per_line(events, "B")) & stored_before_kill
+    assert again == set(), f"lines stored before the kill were synthesised again: {again}"
+    assert calls_per_line(events) == Counter(dict.fromkeys(ALL_LINES, 1))
+    results = await speech_results(handle)
+    assert set(results) == ALL_LINES and all(len(flags) == 1 for flags in results.values())
+    cached = {line for line, flags in results.items() if flags[0]}
+    unreported = set(range(stall_from, stall_from + SPEECH_CONCURRENCY))
+    assert cached == unreported, "cache hits are exactly the stored-but-unreported lines"
+    hits = {line_of_key(events)[item["key"]] for item in events_of(events, "hit", "B")}
+    assert hits == unreported
+
+
+async def test_sigterm_hands_the_run_to_a_second_worker(
+    durable_db: Database,
+    client: Client,
+    harness: Harness,
+    settings_for_test: Settings,
+    owner: ApiUser,
+) -> None:
+    """SIGTERM mid fan-out: the worker finishes its lines and exits 0; a second completes.
+
+    Nothing is lost: lines in flight at SIGTERM finish within the graceful shutdown
+    period and are reported (never cancelled), so every line is synthesised exactly once
+    across both workers and none is needed from the cache.
+    """
+    first = harness.start_worker("A", delay=1.0)
+    podcast, handle = await start_podcast(
+        durable_db, client, owner, settings_for_test.temporal_task_queue
+    )
+    events = harness.events_path
+
+    def in_flight() -> set[str]:
+        """Lines worker A is synthesising now, once it has finished at least four."""
+        done = {item["key"] for item in events_of(events, "done", "A")}
+        if len(done) < 4:
+            return set()
+        return {item["key"] for item in events_of(events, "call", "A")} - done
+
+    await until(lambda: bool(in_flight()), 30, "worker A to be mid fan-out")
+    stopping_with = in_flight()
+    signalled_at = time.time()
+    first.send(signal.SIGTERM)
+    assert first.wait(30) == 0, first.tail()
+    finished_by_a = {item["key"] for item in events_of(events, "done", "A")}
+    assert stopping_with <= finished_by_a, "in-flight lines finish during the graceful shutdown"
+    assert any(item["time"] > signalled_at for item in events_of(events, "done", "A"))
+    assert events_of(events, "cancelled") == []
+
+    harness.start_worker("B", delay=0.1)
+    await wait_for_status(durable_db, podcast, FINISHED, within=60)
+    await assert_completed_once(durable_db, podcast, harness.storage_dir)
+    assert calls_per_line(events) == Counter(dict.fromkeys(ALL_LINES, 1))
+    assert calls_per_line(events, "B"), "the second worker did part of the work"
+    results = await speech_results(handle)
+    assert results == {line: [False] for line in ALL_LINES}
