@@ -4,6 +4,13 @@ One process runs a group of workers: the main one (the workflow and every activi
 TEMPORAL_TASK_QUEUE) and one speech worker per enabled speech provider on
 `<TEMPORAL_TASK_QUEUE>-speech-<provider>`, capped at that provider's concurrency (and,
 when set, its rate across all workers), so speech never outruns a provider's limits.
+
+Operability: with WORKER_METRICS_PORT the Temporal runtime serves Prometheus metrics (the
+SDK's and podnex's domain counters) at `/metrics`; with WORKER_HEALTH_PORT a small HTTP
+server answers `/health` (the process lives) and `/ready` (200 once every worker of the
+group polls, 503 from the moment it starts stopping). SIGTERM or SIGINT stops polling,
+lets running activities finish for WORKER_GRACEFUL_SHUTDOWN_SECONDS, then cancels the rest,
+which Temporal retries on another worker.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import ActivityDeps, all_activities, speech_activities
+from activities.context import ActivityLogContext, DatabaseUnavailable
 from podnex.db import Database
 from podnex.logging import configure_logging
+from podnex.probes import ProbeServer
 from podnex.script.base import create_writer
-from podnex.settings import Settings, get_settings
+from podnex.settings import Settings, settings_or_exit
 from podnex.speech import create_engines
 from podnex.storage import create_storage
-from podnex.temporal import connect
+from podnex.temporal import connect, prometheus_runtime, tls_config
 from workflows.podcast import PodcastWorkflow, speech_task_queue
 
 log = structlog.get_logger("podnex.worker")
@@ -39,6 +48,16 @@ class WorkerGroup:
     def __init__(self, workers: Sequence[Worker]) -> None:
         self.workers = list(workers)
         self._running: list[Worker] = []
+        self._stopping = False
+
+    @property
+    def ready(self) -> bool:
+        """Every worker has passed its namespace check and polls, and none is stopping."""
+        return (
+            not self._stopping
+            and len(self._running) == len(self.workers)
+            and all(worker.is_running for worker in self.workers)
+        )
 
     @property
     def task_queues(self) -> list[str]:
@@ -47,6 +66,7 @@ class WorkerGroup:
 
     async def __aenter__(self) -> WorkerGroup:
         """Start every worker (stopping those already started if one cannot start)."""
+        self._stopping = False
         try:
             for worker in self.workers:
                 await worker.__aenter__()
@@ -63,6 +83,7 @@ class WorkerGroup:
         traceback: TracebackType | None,
     ) -> None:
         """Shut every started worker down at once; re-raise the first worker's fatal error."""
+        self._stopping = True
         running, self._running = self._running, []
         results = await asyncio.gather(
             *(worker.__aexit__(exc_type, exc, traceback) for worker in running),
@@ -76,13 +97,21 @@ class WorkerGroup:
 def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> WorkerGroup:
     """The main worker plus one speech worker per engine in ``deps.engines``."""
     graceful = timedelta(seconds=settings.worker_graceful_shutdown_seconds)
+    interceptors = [ActivityLogContext(), DatabaseUnavailable()]
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[PodcastWorkflow],
         activities=all_activities(deps),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        # A run's next workflow task waits this long for the worker that cached it before
+        # any worker may take it: 3 s instead of 10 s lets a run outlive a killed worker
+        # sooner, at the cost of a replay when a busy worker misses the window.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         graceful_shutdown_timeout=graceful,
+        interceptors=interceptors,
     )
     speech = []
     for provider in deps.engines:
@@ -95,6 +124,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
                 max_concurrent_activities=concurrency,
                 max_task_queue_activities_per_second=per_second,
                 graceful_shutdown_timeout=graceful,
+                interceptors=interceptors,
             )
         )
     return WorkerGroup([main, *speech])
@@ -110,35 +140,94 @@ def build_deps(settings: Settings) -> ActivityDeps:
     )
 
 
-async def run(settings: Settings) -> None:
-    client = await connect(settings)
-    deps = build_deps(settings)
+class WorkerStartError(Exception):
+    """The worker could not start (Temporal unreachable, a port taken): the reason, no
+    traceback, for the operator."""
+
+
+def probe_server(group: WorkerGroup) -> ProbeServer:
+    """`/ready` is 200 while every worker of ``group`` polls and none is stopping."""
+    return ProbeServer(lambda: group.ready, lambda: {"taskQueues": group.task_queues})
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def run(settings: Settings, deps: ActivityDeps | None = None) -> None:
+    """Serve until SIGINT or SIGTERM. ``deps`` replaces what `build_deps` would open
+    (the durability tests and the benchmarks run the real worker with their own engines)."""
+    host = settings.worker_bind_host
+    runtime = None
+    if settings.worker_metrics_port is not None:
+        try:
+            runtime = prometheus_runtime(_address(host, settings.worker_metrics_port))
+        except Exception as exc:
+            raise WorkerStartError(
+                f"cannot serve metrics on {_address(host, settings.worker_metrics_port)} "
+                f"(WORKER_METRICS_PORT): {exc}"
+            ) from exc
+    try:
+        client = await connect(settings, runtime=runtime)
+    except Exception as exc:
+        raise WorkerStartError(
+            f"cannot connect to Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace}): {exc}"
+        ) from exc
+    if deps is None:
+        deps = build_deps(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = build_worker(client, settings, deps)
-    log.info(
-        "worker started",
-        task_queues=worker.task_queues,
-        temporal=settings.temporal_address,
-        writer=deps.writer.name,
-        storage=deps.storage.name,
-        engines=sorted(deps.engines),
-    )
+    health: ProbeServer | None = None
     try:
+        if settings.worker_health_port is not None:
+            try:
+                health = probe_server(worker).start(host, settings.worker_health_port)
+            except OSError as exc:
+                raise WorkerStartError(
+                    f"cannot serve health checks on "
+                    f"{_address(host, settings.worker_health_port)} (WORKER_HEALTH_PORT): {exc}"
+                ) from exc
         async with worker:
+            log.info(
+                "worker started",
+                task_queues=worker.task_queues,
+                temporal=settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                tls=tls_config(settings) is not False,
+                writer=deps.writer.name,
+                storage=deps.storage.name,
+                engines=sorted(deps.engines),
+                max_concurrent_activities=settings.worker_max_concurrent_activities,
+                max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+                metrics_port=settings.worker_metrics_port,
+                health_port=settings.worker_health_port,
+            )
             await stop.wait()
-            log.info("worker stopping")
+            log.info(
+                "worker stopping",
+                graceful_shutdown_seconds=settings.worker_graceful_shutdown_seconds,
+            )
     finally:
+        if health is not None:
+            health.close()
         await deps.db.dispose()
     log.info("worker stopped")
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit("worker")
     configure_logging(settings)
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except WorkerStartError as exc:
+        log.error("worker could not start", reason=str(exc))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
     # temporalio can abort the interpreter during teardown (sdk-python issue 300) after a
     # clean shutdown; the work is done, so leave without running that teardown.
     sys.stdout.flush()

@@ -1,4 +1,5 @@
-"""What every activity shares: its dependencies, a bound logger and a heartbeat loop."""
+"""What every activity shares: its dependencies, a bound logger, its log context and a
+heartbeat loop."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
 
 from podnex.db import Database
 from podnex.script.base import ScriptWriter
@@ -38,15 +47,62 @@ def retry_delay(seconds: float | None) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds else None
 
 
+def log_context(info: activity.Info) -> dict[str, Any]:
+    """The fields every log line of an activity carries."""
+    return {
+        "workflow_id": info.workflow_id,
+        "run_id": info.workflow_run_id,
+        "activity": info.activity_type,
+        "attempt": info.attempt,
+    }
+
+
 def log() -> structlog.stdlib.BoundLogger:
     """A logger bound to the running activity's workflow id, run id, name and attempt."""
-    info = activity.info()
-    return structlog.get_logger("podnex.activity").bind(
-        workflow_id=info.workflow_id,
-        run_id=info.workflow_run_id,
-        activity=info.activity_type,
-        attempt=info.attempt,
-    )
+    return structlog.get_logger("podnex.activity").bind(**log_context(activity.info()))
+
+
+class ActivityLogContext(Interceptor):
+    """Worker interceptor: binds `log_context` into structlog's contextvars while each
+    activity runs, so every line logged meanwhile carries it: podnex's domain code, the
+    libraries it calls and the SDK's own activity messages (failures, retries) included."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _BindLogContext(next)
+
+
+class _BindLogContext(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        with structlog.contextvars.bound_contextvars(**log_context(activity.info())):
+            return await self.next.execute_activity(input)
+
+
+class DatabaseUnavailable(Interceptor):
+    """Worker interceptor: an activity that cannot reach Postgres fails with a short,
+    retryable ``DatabaseUnavailable`` naming the driver's reason.
+
+    The driver's own exception chain (SQLAlchemy over psycopg, with tracebacks) runs to
+    several kilobytes, past what Temporal keeps of a pending activity's last failure, so
+    the Web UI would show only "Failure exceeds size limit". The whole chain still goes
+    to the worker's log.
+    """
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ShortDatabaseFailures(next)
+
+
+class _ShortDatabaseFailures(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            return await self.next.execute_activity(input)
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            structlog.get_logger("podnex.activity").warning(
+                "database unavailable", reason=reason, exc_info=True
+            )
+            raise ApplicationError(
+                f"database unavailable: {reason}", type="DatabaseUnavailable"
+            ) from None
 
 
 def podcast_uuid(podcast_id: str) -> uuid.UUID:

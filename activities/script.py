@@ -6,6 +6,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityDeps, heartbeating, log, retry_delay
+from podnex import metrics
 from podnex.script.base import ScriptError, WriteRequest
 from workflows.types import Script, ScriptRequest
 
@@ -36,6 +37,9 @@ class ScriptActivities:
                     )
                 )
         except ScriptError as exc:
+            metrics.count_provider_error(
+                activity.metric_meter(), provider=writer.name, step="script", kind=exc.kind
+            )
             log().warning(
                 "script failed",
                 writer=writer.name,

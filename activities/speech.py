@@ -6,6 +6,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityDeps, heartbeating, log, retry_delay
+from podnex import metrics
 from podnex.speech.base import SpeechError
 from podnex.storage.keys import segment_key
 from workflows.types import SpeechRequest, SpeechResult
@@ -27,12 +28,20 @@ class SpeechActivities:
         key = segment_key(request.podcast_id, engine.name, request.voice, request.text)
         storage = self.deps.storage
         if await storage.exists(key):
+            metrics.count_speech_cache(activity.metric_meter(), hit=True)
             log().info("speech cache hit", line=request.index, key=key)
             return SpeechResult(key=key, duration_seconds=0.0, cached=True)
+        metrics.count_speech_cache(activity.metric_meter(), hit=False)
         try:
             async with heartbeating():
                 audio = await engine.synthesize(request.text, request.voice)
         except SpeechError as exc:
+            metrics.count_provider_error(
+                activity.metric_meter(),
+                provider=engine.name,
+                step="speech",
+                kind=speech_error_kind(exc),
+            )
             log().warning(
                 "speech failed",
                 line=request.index,
@@ -55,3 +64,10 @@ class SpeechActivities:
         )
         log().info("line synthesised", line=request.index, seconds=round(audio.duration_seconds, 2))
         return SpeechResult(key=key, duration_seconds=audio.duration_seconds, cached=False)
+
+
+def speech_error_kind(error: SpeechError) -> str:
+    """A bounded label for a speech failure: rate_limited, transient or refused."""
+    if error.retry_after is not None:
+        return "rate_limited"
+    return "transient" if error.retryable else "refused"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
@@ -18,7 +20,7 @@ from litestar.types import Middleware
 from api.auth import EXCLUDED_PATHS, ApiKeyAuthentication
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
-from api.controllers.health import health, ready
+from api.controllers.health import health, metrics, ready
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.errors import EXCEPTION_HANDLERS
@@ -27,7 +29,8 @@ from api.openapi import add_media_type
 from api.state import AppState, TemporalGateway
 from podnex.db import Database
 from podnex.logging import configure_logging
-from podnex.settings import Settings, get_settings
+from podnex.metrics import METRICS_PATH
+from podnex.settings import Settings, settings_or_exit
 from podnex.speech import create_engines
 from podnex.storage import create_storage
 
@@ -41,6 +44,11 @@ EXPOSED_HEADERS = [
 ]
 """Response headers a browser client may read across origins."""
 
+TEMPORAL_WARM_UP_SECONDS = 5.0
+"""How long start-up waits for a first Temporal connection before serving without one."""
+
+log = structlog.get_logger("podnex.api")
+
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """The API with every cross-cutting concern wired from `settings` (default: environment).
@@ -49,30 +57,56 @@ def create_app(settings: Settings | None = None) -> Litestar:
     then CORS. Per route: rate limit (per API key), authentication, user log context,
     compression (brotli, gzip fallback; never audio) and the request body size limit.
     """
-    settings = settings or get_settings()
+    settings = settings or settings_or_exit("api")
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        """Open the database pool and the Temporal client once; close them at shutdown.
+
+        Temporal is connected at start when it answers within `TEMPORAL_WARM_UP_SECONDS`;
+        otherwise the API serves anyway (readiness reports it) and connects on first use.
+        """
         db = Database(settings)
+        temporal = TemporalGateway(settings)
         app.state.podnex = AppState(
             settings=settings,
             db=db,
             storage=create_storage(settings),
-            temporal=TemporalGateway(settings),
+            temporal=temporal,
             engines=create_engines(settings),
             secret_key=settings.resolved_secret_key(),
         )
         try:
+            async with asyncio.timeout(TEMPORAL_WARM_UP_SECONDS):
+                await temporal.client()
+            log.info(
+                "api started",
+                temporal=settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                database_pool_size=settings.database_pool_size,
+                database_max_overflow=settings.database_max_overflow,
+            )
+        except Exception as exc:
+            log.warning(
+                "api started without Temporal; connecting on first use",
+                temporal=settings.temporal_address,
+                error=str(exc) or type(exc).__name__,
+            )
+        try:
             yield
         finally:
+            # The SDK's client has no close (its connection goes with the app); the pool
+            # closes every connection it holds.
             await db.dispose()
+            log.info("api stopped")
 
     middleware: list[Middleware] = []
     rate_limit = rate_limit_config(settings.rate_limit_per_minute)
     if rate_limit is not None:
         middleware.append(rate_limit.middleware)
     middleware += [
-        DefineMiddleware(ApiKeyAuthentication, exclude=EXCLUDED_PATHS),
+        DefineMiddleware(ApiKeyAuthentication, exclude=[*EXCLUDED_PATHS, f"^{METRICS_PATH}$"]),
         UserContextMiddleware,
     ]
 
@@ -80,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             health,
             ready,
+            metrics,
             PodcastController,
             FileController,
             UserController,
@@ -89,6 +124,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[lambda: configure_logging(settings)],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        # podnex.logging owns logging (structlog, one format for every line): Litestar's
+        # own configuration would put a plain-text handler on the root logger.
+        logging_config=None,
         plugins=[PydanticPlugin(prefer_alias=True)],
         cors_config=CORSConfig(
             allow_origins=settings.cors_origins,

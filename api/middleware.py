@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 
+from podnex.metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetricsMiddleware
+
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = structlog.get_logger("podnex.api.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -77,7 +82,9 @@ def request_id_from(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Give each HTTP request an id: echoed in `X-Request-ID`, bound into structlog's context.
 
-    Every log line written while the request is handled carries `request_id`.
+    Every log line written while the request is handled carries `request_id` (and, once
+    authenticated, `user_id`: `UserContextMiddleware`). When the response is sent, one
+    access line: method, route template, path, status, duration, request id and user id.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -89,15 +96,32 @@ class RequestContextMiddleware:
             return
         request_id = request_id_from(scope)
         header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = int(message["status"])
                 headers = [h for h in message.get("headers", ()) if h[0].lower() != header[0]]
                 message["headers"] = [*headers, header]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                if scope["path"] != METRICS_PATH:
+                    user = scope.get("user")
+                    access_log.info(
+                        "request",
+                        method=scope.get("method"),
+                        route=scope.get("path_template") or UNMATCHED_ROUTE,  # type: ignore[attr-defined]
+                        path=scope["path"],
+                        status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                        user_id=str(user.id) if user is not None else None,
+                    )
 
 
 class SecurityHeadersMiddleware:
@@ -158,12 +182,13 @@ class UserContextMiddleware:
 
 
 def wrap_application(app: ASGIApp) -> ASGIApp:
-    """`app` with request ids and security headers on every response it sends."""
-    return RequestContextMiddleware(SecurityHeadersMiddleware(app))
+    """`app` with request metrics, request ids, an access log line and security headers on
+    every response it sends."""
+    return HttpMetricsMiddleware(RequestContextMiddleware(SecurityHeadersMiddleware(app)))
 
 
-RATE_LIMIT_EXCLUDED = ["^/api/health", "^/api/ready", "^/schema"]
-"""Paths never rate limited: probes and the API documentation."""
+RATE_LIMIT_EXCLUDED = ["^/api/health", "^/api/ready", "^/schema", f"^{METRICS_PATH}$"]
+"""Paths never rate limited: probes, metrics and the API documentation."""
 
 
 def rate_limit_identity(request: Request[Any, Any, Any]) -> str:

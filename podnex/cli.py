@@ -26,7 +26,7 @@ from podnex.embedded import start_embedded_postgres
 from podnex.migrate import upgrade_to_head
 from podnex.models import ApiKey
 from podnex.plans import Plan
-from podnex.settings import Settings, get_settings
+from podnex.settings import Settings, settings_or_exit
 
 Handler = Callable[[AsyncSession, argparse.Namespace], Awaitable[str]]
 PLAN_CHOICES = [p.value for p in Plan]
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    settings = settings_or_exit("podnex")
     server = ensure_database(settings)
     try:
         if args.command == "migrate":

@@ -16,10 +16,17 @@ from podnex.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """One pooled engine per process: DATABASE_POOL_SIZE connections kept, up to
+    DATABASE_MAX_OVERFLOW more under load, a caller waits at most
+    DATABASE_POOL_TIMEOUT_SECONDS for one, and connections older than
+    DATABASE_POOL_RECYCLE_SECONDS (0: never) are replaced; each is checked before use."""
+    recycle = settings.database_pool_recycle_seconds
     return create_async_engine(
         settings.resolved_database_url(),
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_recycle=recycle if recycle > 0 else -1,
         pool_pre_ping=True,
     )
 

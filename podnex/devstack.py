@@ -26,7 +26,7 @@ from podnex.embedded import (
 )
 from podnex.migrate import upgrade_to_head
 from podnex.plans import Plan
-from podnex.settings import PROJECT_ROOT, Settings, get_settings
+from podnex.settings import PROJECT_ROOT, Settings, settings_or_exit
 
 DEV_EMAIL = "dev@podnex.local"
 TEMPORAL_PORT = 7233
@@ -87,7 +87,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
 
 
 def main() -> int:
-    settings = get_settings()
+    settings = settings_or_exit("make dev")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     children: dict[str, subprocess.Popen[bytes]] = {}

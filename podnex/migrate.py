@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from podnex.settings import PROJECT_ROOT, get_settings
+from podnex.settings import PROJECT_ROOT, settings_or_exit
 
 
 def alembic_config(database_url: str) -> Config:
@@ -35,7 +35,7 @@ async def upgrade_to_head(database_url: str) -> None:
 
 
 def main() -> None:
-    asyncio.run(upgrade_to_head(get_settings().resolved_database_url()))
+    asyncio.run(upgrade_to_head(settings_or_exit("migrate").resolved_database_url()))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ thing everywhere. Invalid values fail at start with pydantic's message naming th
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +35,25 @@ class Settings(BaseSettings):
     var_dir: Path = DEFAULT_VAR_DIR
 
     # Postgres (system of record). Unset: the embedded pgserver under var_dir.
-    database_url: str | None = None
+    # Not in repr: the URL usually carries the password.
+    database_url: str | None = Field(default=None, repr=False)
     database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    database_pool_recycle_seconds: int = Field(default=1800, ge=0)
 
-    # Temporal
+    # Temporal (a local dev server, a self-hosted cluster or Temporal Cloud)
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "podnex"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_client_cert_data: str | None = Field(default=None, repr=False)
+    temporal_tls_client_key_data: SecretStr | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_server_name: str | None = None
 
     # API
     port: int = Field(default=8000, ge=1, le=65535)
@@ -76,6 +89,7 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_region: str = "us-east-1"
     s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
@@ -104,7 +118,12 @@ class Settings(BaseSettings):
 
     # Worker
     worker_max_concurrent_activities: int = Field(default=16, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
     worker_graceful_shutdown_seconds: float = Field(default=10.0, ge=0)
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_health_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_bind_host: str = "0.0.0.0"
 
     @field_validator("tts_providers", mode="before")
     @classmethod
@@ -137,6 +156,7 @@ class Settings(BaseSettings):
                     "OPENAI_API_KEY must be set when TTS_PROVIDERS includes openai "
                     "(any value for a local server that ignores it)"
                 )
+        self._check_temporal_tls()
         if self.storage_backend == "s3":
             if not self.s3_bucket:
                 raise ValueError("S3_BUCKET must be set when STORAGE_BACKEND=s3")
@@ -146,6 +166,40 @@ class Settings(BaseSettings):
                     "(or neither, to use the AWS default credential chain)"
                 )
         return self
+
+    def _check_temporal_tls(self) -> None:
+        """Client certificate and key come together, each from a file or a variable."""
+        cert = (self.temporal_tls_client_cert_path, self.temporal_tls_client_cert_data)
+        key = (self.temporal_tls_client_key_path, self.temporal_tls_client_key_data)
+        if all(value is not None for value in cert):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_CERT_DATA are exclusive"
+            )
+        if all(value is not None for value in key):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_CLIENT_KEY_DATA are exclusive"
+            )
+        has_cert = any(value is not None for value in cert)
+        has_key = any(value is not None for value in key)
+        if has_cert != has_key:
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_* and TEMPORAL_TLS_CLIENT_KEY_* must be set together "
+                "(mTLS needs both the certificate and its private key)"
+            )
+        if self.temporal_tls is False and (
+            has_cert or self.temporal_tls_server_ca_cert_path or self.temporal_tls_server_name
+        ):
+            raise ValueError(
+                "TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* certificate settings"
+            )
+        for name in (
+            "temporal_tls_client_cert_path",
+            "temporal_tls_client_key_path",
+            "temporal_tls_server_ca_cert_path",
+        ):
+            path: Path | None = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name.upper()}: {path} is not a readable file")
 
     def speech_task_limits(self, provider: str) -> tuple[int, float | None]:
         """The speech worker limits of one provider: concurrent calls, and calls a second.
@@ -199,3 +253,49 @@ def normalise_database_url(url: str) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+SECRET_FIELDS = frozenset(
+    name
+    for name, info in Settings.model_fields.items()
+    if "SecretStr" in str(info.annotation) or not info.repr
+)
+"""Settings whose values never appear in an error message or a log line."""
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """A few readable lines, one per problem, each naming the environment variable.
+
+    Values of secret settings are never echoed.
+    """
+    lines = ["invalid configuration:"]
+    for problem in error.errors():
+        fields = [str(part) for part in problem["loc"]]
+        message = problem["msg"].removeprefix("Value error, ")
+        if not fields:
+            lines.append(f"  {message}")
+            continue
+        name = fields[0]
+        variable = name.upper() + "".join(f"[{part}]" for part in fields[1:])
+        shown = ""
+        if (
+            name not in SECRET_FIELDS
+            and "input" in problem
+            and isinstance(problem["input"], str | int | float)
+        ):
+            shown = f" (got {problem['input']!r})"
+        lines.append(f"  {variable}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def settings_or_exit(program: str) -> Settings:
+    """The environment's settings; on invalid ones, a short message and exit status 2.
+
+    For process entry points (worker, API, CLI): the operator sees which variable is
+    wrong and why, not a traceback.
+    """
+    try:
+        return get_settings()
+    except ValidationError as error:
+        print(f"{program}: {describe_invalid_settings(error)}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

@@ -24,7 +24,6 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from podnex import accounts
 from podnex.db import Database
@@ -40,6 +39,7 @@ from podnex.plans import Plan
 from podnex.settings import Settings, normalise_database_url
 from podnex.temporal import connect
 from tests.fakes.seaweed import SeaweedS3, start_seaweed
+from worker import WorkerGroup, build_deps, build_worker
 
 # -- the exit-code guard (temporalio sdk-python issue 300) --------------------------------
 # temporalio can abort the interpreter during its teardown after every test has run and
@@ -140,11 +140,9 @@ async def temporal_client(settings: Settings) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[Worker]:
-    import worker as worker_module
-
-    deps = worker_module.build_deps(settings)
-    running = worker_module.build_worker(temporal_client, settings, deps)
+async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[WorkerGroup]:
+    deps = build_deps(settings)
+    running = build_worker(temporal_client, settings, deps)
     async with running:
         yield running
     await deps.db.dispose()

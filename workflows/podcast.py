@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.status import StatusActivities
     from activities.storage import StorageActivities
     from activities.usage import UsageActivities
+    from podnex import metrics
     from workflows.types import (
         Admission,
         CleanupRequest,
@@ -135,6 +136,7 @@ class PodcastWorkflow:
         if not admission.admitted:
             reason = admission.reason or "Subscription limit reached"
             await self._set("FAILED", 0, "Refused: subscription limit reached", error=reason)
+            metrics.count_finished(workflow.metric_meter(), "refused")
             return PodcastResult(podcast_id=input.podcast_id, status="FAILED", error=reason)
 
         await self._set("PROCESSING", ADMITTED, "Admitted")
@@ -149,6 +151,7 @@ class PodcastWorkflow:
             pipeline.cancel()
             await workflow.wait([pipeline])
             await self._clean_up("CANCELLED", "Cancelled", None)
+            metrics.count_finished(workflow.metric_meter(), "cancelled")
             if requested_by_temporal:
                 raise asyncio.CancelledError()
             return PodcastResult(podcast_id=input.podcast_id, status="CANCELLED")
@@ -158,6 +161,7 @@ class PodcastWorkflow:
         except (ActivityError, ApplicationError) as err:
             message = failure_message(err)
             await self._clean_up("FAILED", "Failed", message)
+            metrics.count_finished(workflow.metric_meter(), "failed")
             raise ApplicationError(
                 f"Podcast generation failed: {message}", type="PodcastFailed", non_retryable=True
             ) from err
@@ -240,6 +244,8 @@ class PodcastWorkflow:
             audio_size_bytes=published.size_bytes,
             transcript=transcript,
         )
+        metrics.count_finished(workflow.metric_meter(), "completed")
+        metrics.record_audio(workflow.metric_meter(), combined.duration_seconds)
         return PodcastResult(
             podcast_id=input.podcast_id,
             status="COMPLETED",
@@ -278,7 +284,10 @@ class PodcastWorkflow:
                     ),
                     task_queue=queue,
                     start_to_close_timeout=timedelta(minutes=2),
-                    heartbeat_timeout=timedelta(seconds=5),
+                    # A cancel reaches a running line with its next heartbeat, which the SDK
+                    # sends at most every 0.8 x this timeout: 3 s stops speech within ~2.4 s
+                    # (5 s took 4 s), and a killed worker's lines are retried after 3 s.
+                    heartbeat_timeout=timedelta(seconds=3),
                     cancellation_type=WAIT_FOR_CANCEL,
                     retry_policy=WORK,
                     summary=f"line {index + 1}/{total} ({line.speaker})",

@@ -1,4 +1,5 @@
-"""/api/health (liveness) and /api/ready (readiness: Postgres and Temporal answer)."""
+"""/api/health (liveness), /api/ready (readiness: Postgres and Temporal answer) and
+/metrics (Prometheus; outside authentication, rate limiting and the OpenAPI schema)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from litestar import Request, get
+from litestar import Request, Response, get
 from sqlalchemy import text
 
 from api.errors import ApiError
 from api.openapi import error_responses
 from api.schemas import ReadyOut
 from api.state import AppState
+from podnex.metrics import METRICS_PATH, render_latest
 
 log = structlog.get_logger("podnex.api")
 
@@ -80,3 +82,10 @@ async def ready(request: Request[Any, Any, Any]) -> ReadyOut:
     if failed:
         raise ApiError(503, f"Not ready: {', '.join(failed)} unavailable", details=checks)
     return ReadyOut(checks={"database": "ok", "temporal": "ok"})
+
+
+@get(METRICS_PATH, include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    """This API process's metrics in Prometheus' text format (see `podnex.metrics`)."""
+    body, content_type = render_latest()
+    return Response(content=body, media_type=content_type)

@@ -38,28 +38,38 @@ class S3Storage:
         secret_access_key: str | None = None,
         addressing_style: str = "auto",
         list_page_size: int = 1000,
+        public_endpoint_url: str | None = None,
     ) -> None:
         """Open a client for ``bucket``; without keys boto3's default credential chain applies.
 
         ``list_page_size`` is how many keys one ListObjectsV2 page asks for.
+        ``public_endpoint_url`` is where clients reach the server when it differs from
+        ``endpoint_url`` (``http://minio:9000`` inside a compose network): download links
+        are signed for that host, since a SigV4 signature covers it.
         """
         self.bucket = bucket
         self.list_page_size = list_page_size
-        self.client: Any = boto3.session.Session().client(
-            "s3",
-            region_name=region,
-            endpoint_url=endpoint_url,
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": addressing_style},
-                retries={"mode": "standard", "max_attempts": 3},
-                # Checksums only where S3 requires them: MinIO, R2 and other S3 servers
-                # reject or mishandle the newer default ones.
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
+        session = boto3.session.Session()
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": addressing_style},
+            retries={"mode": "standard", "max_attempts": 3},
+            # Checksums only where S3 requires them: MinIO, R2 and other S3 servers
+            # reject or mishandle the newer default ones.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        credentials = {
+            "region_name": region,
+            "aws_access_key_id": access_key_id,
+            "aws_secret_access_key": secret_access_key,
+            "config": config,
+        }
+        self.client: Any = session.client("s3", endpoint_url=endpoint_url, **credentials)
+        self.signer: Any = (
+            session.client("s3", endpoint_url=public_endpoint_url, **credentials)
+            if public_endpoint_url
+            else self.client
         )
 
     @classmethod
@@ -75,6 +85,7 @@ class S3Storage:
             access_key_id=settings.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret is not None else None,
             addressing_style=settings.s3_addressing_style,
+            public_endpoint_url=settings.s3_public_endpoint_url,
         )
 
     # -- the Storage protocol ---------------------------------------------------------------
@@ -135,13 +146,14 @@ class S3Storage:
     def presigned_get_url(self, key: str, expires_in: int) -> str:
         """A presigned GET URL for ``key`` that expires after ``expires_in`` seconds.
 
-        Signing happens locally (no request to the server). The URL allows GET (and so
-        byte ranges) of this one object only; any change to it breaks the signature.
+        Signing happens locally (no request to the server), for the public endpoint when
+        one is set. The URL allows GET (and so byte ranges) of this one object only; any
+        change to it breaks the signature.
         """
         if expires_in < 1:
             raise ValueError("expires_in must be at least one second")
         return str(
-            self.client.generate_presigned_url(
+            self.signer.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": validate_key(key)},
                 ExpiresIn=expires_in,

@@ -172,3 +172,33 @@ def test_s3_settings_are_checked_at_start() -> None:
         Settings(storage_backend="s3")
     with pytest.raises(ValueError, match="S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"):
         Settings(storage_backend="s3", s3_bucket="b", s3_access_key_id="only-the-id")
+
+
+async def test_links_are_signed_for_the_public_endpoint(
+    seaweed: SeaweedS3, storage: S3Storage
+) -> None:
+    """With S3_PUBLIC_ENDPOINT_URL the worker talks to one address and download links name
+    another (compose: `minio:9000` inside, `localhost:9000` outside); the signature covers
+    the host, so the link works only through the public one."""
+    internal = httpx.URL(seaweed.endpoint_url)
+    assert internal.host == "127.0.0.1"
+    public = str(internal.copy_with(host="localhost"))
+    settings = Settings(
+        storage_backend="s3",
+        s3_bucket=storage.bucket,
+        s3_region=seaweed.region,
+        s3_endpoint_url=seaweed.endpoint_url,
+        s3_public_endpoint_url=public,
+        s3_access_key_id=seaweed.access_key,
+        s3_secret_access_key=seaweed.secret_key,  # type: ignore[arg-type]
+        s3_addressing_style="path",
+    )
+    behind = create_storage(settings)
+    key = audio_key(str(uuid.uuid4()))
+    await behind.put(key, b"public audio", content_type="audio/mpeg")
+    url = httpx.URL(presigned_get_url(behind, key, 60) or "")
+    assert url.host == "localhost"
+    async with httpx.AsyncClient(timeout=30) as http:
+        fetched = await http.get(url)
+        assert fetched.status_code == 200 and fetched.content == b"public audio"
+        assert (await http.get(url.copy_with(host="127.0.0.1"))).status_code == 403
