@@ -41,6 +41,11 @@ from workflows.podcast import PodcastWorkflow, speech_task_queue
 
 log = structlog.get_logger("podnex.worker")
 
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
+"""Heartbeats reach Temporal at least this often (the SDK's default waits up to 0.8 x the
+heartbeat timeout), and a cancel request reaches a running activity only with a heartbeat's
+answer: a cancelled podcast stops its speech and its combine within about a second."""
+
 
 class WorkerGroup:
     """Several workers started and stopped together with one ``async with``."""
@@ -111,6 +116,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
         # sooner, at the cost of a replay when a busy worker misses the window.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         graceful_shutdown_timeout=graceful,
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         interceptors=interceptors,
     )
     speech = []
@@ -124,6 +130,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
                 max_concurrent_activities=concurrency,
                 max_task_queue_activities_per_second=per_second,
                 graceful_shutdown_timeout=graceful,
+                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
                 interceptors=interceptors,
             )
         )

@@ -284,10 +284,10 @@ class PodcastWorkflow:
                     ),
                     task_queue=queue,
                     start_to_close_timeout=timedelta(minutes=2),
-                    # A cancel reaches a running line with its next heartbeat, which the SDK
-                    # sends at most every 0.8 x this timeout: 3 s stops speech within ~2.4 s
-                    # (5 s took 4 s), and a killed worker's lines are retried after 3 s.
-                    heartbeat_timeout=timedelta(seconds=3),
+                    # Workers heartbeat every second (worker.HEARTBEAT_THROTTLE), so a cancel
+                    # stops a line within about a second; a killed worker's lines are retried
+                    # after this timeout, which leaves room for a busy worker's slow beat.
+                    heartbeat_timeout=timedelta(seconds=5),
                     cancellation_type=WAIT_FOR_CANCEL,
                     retry_policy=WORK,
                     summary=f"line {index + 1}/{total} ({line.speaker})",
