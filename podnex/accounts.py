@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -202,6 +202,11 @@ async def revoke_any_api_key(session: AsyncSession, key_id: str) -> bool:
     return await _revoke(session, key_id)
 
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""How stale a key's `last_used_at` may be: recorded at most once a minute, so a busy key
+does not turn every request into a database write."""
+
+
 async def authenticate(session: AsyncSession, plaintext: str) -> User | None:
     """The owner of a live key, recording when it was last used; None for unknown or revoked."""
     key_hash = apikeys.hash_key(plaintext)
@@ -217,7 +222,7 @@ async def authenticate(session: AsyncSession, plaintext: str) -> User | None:
     key, user = row
     if not apikeys.matches(plaintext, key.key_hash):
         return None
-    await session.execute(
-        update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=datetime.now(UTC))
-    )
+    now = datetime.now(UTC)
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
     return user

@@ -364,3 +364,32 @@ async def test_openapi_documents_the_account_routes(api: LiveApi) -> None:
         "revokeApiKey",
     ):
         assert operations[operation_id]["security"] == [{"BearerAuth": []}], operation_id
+
+
+async def test_last_used_is_recorded_at_most_once_a_minute(
+    api: LiveApi, db: Database, user: ApiUser
+) -> None:
+    """A key's use is written when it has none or the last is a minute old, not on every
+    request (a busy key would turn each request into a database write)."""
+
+    async def last_used() -> datetime | None:
+        async with db.transaction() as session:
+            key = (
+                await session.execute(select(ApiKey).where(ApiKey.user_id == user.id))
+            ).scalar_one()
+            return key.last_used_at
+
+    await get_data(api, "/api/v1/user/profile", user.key)
+    first = await last_used()
+    assert first is not None
+    await get_data(api, "/api/v1/user/profile", user.key)
+    assert await last_used() == first, "a second use within the minute writes nothing"
+
+    async with db.transaction() as session:
+        stale = first - timedelta(minutes=2)
+        await session.execute(
+            update(ApiKey).where(ApiKey.user_id == user.id).values(last_used_at=stale)
+        )
+    await get_data(api, "/api/v1/user/profile", user.key)
+    refreshed = await last_used()
+    assert refreshed is not None and refreshed > first
