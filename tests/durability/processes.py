@@ -200,13 +200,24 @@ class Harness:
     def storage_dir(self) -> Path:
         return Path(self.env["STORAGE_DIR"])
 
-    def start_worker(self, label: str, **faults: float | int | None) -> Process:
+    def start_worker(
+        self,
+        label: str,
+        settings: Mapping[str, str] | None = None,
+        **faults: float | int | None,
+    ) -> Process:
         """A worker process (`tests.durability.worker_process`) with these faults.
 
+        ``settings`` are podnex settings (environment variables) for this worker only.
         ``faults`` are the DURABILITY_* settings in lower case without the prefix:
-        delay, fault_rate, fault_seed, fail_after, stall_from_line.
+        delay, delay_after, fault_rate, fault_seed, fail_after, stall_from_line.
         """
-        env = {**self.env, "DURABILITY_LABEL": label, "DURABILITY_EVENTS": str(self.events_path)}
+        env = {
+            **self.env,
+            **(settings or {}),
+            "DURABILITY_LABEL": label,
+            "DURABILITY_EVENTS": str(self.events_path),
+        }
         for name, value in faults.items():
             if value is not None:
                 env[f"DURABILITY_{name.upper()}"] = str(value)

@@ -118,3 +118,45 @@ async def test_sigterm_hands_the_run_to_a_second_worker(
     assert calls_per_line(events, "B"), "the second worker did part of the work"
     results = await speech_results(handle)
     assert results == {line: [False] for line in ALL_LINES}
+
+
+async def test_sigterm_past_the_grace_period_hands_lines_back(
+    durable_db: Database,
+    client: Client,
+    harness: Harness,
+    settings_for_test: Settings,
+    owner: ApiUser,
+) -> None:
+    """SIGTERM while lines outlast WORKER_GRACEFUL_SHUTDOWN_SECONDS: the worker waits its
+    one-second grace, cancels the lines still running and exits 0 at once; Temporal hands
+    those lines to a second worker, which completes the run, charged once."""
+    first = harness.start_worker(
+        "A", settings={"WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1"}, delay=60.0, delay_after=4
+    )
+    podcast, _ = await start_podcast(
+        durable_db, client, owner, settings_for_test.temporal_task_queue
+    )
+    events = harness.events_path
+
+    def stuck() -> set[str]:
+        """Lines worker A is in the middle of, once its four quick ones are done."""
+        done = {item["key"] for item in events_of(events, "done", "A")}
+        if len(done) < 4:
+            return set()
+        return {item["key"] for item in events_of(events, "call", "A")} - done
+
+    await until(lambda: len(stuck()) == SPEECH_CONCURRENCY, 30, "worker A to hold every slot")
+    held = stuck()
+    signalled = time.monotonic()
+    first.send(signal.SIGTERM)
+    assert first.wait(30) == 0, first.tail()
+    stopped_in = time.monotonic() - signalled
+    assert stopped_in < 10, f"worker A took {stopped_in:.1f}s to stop with a 1 s grace period"
+    assert {item["key"] for item in events_of(events, "cancelled", "A")} == held
+
+    harness.start_worker("B", delay=0.1)
+    await wait_for_status(durable_db, podcast, FINISHED, within=60)
+    await assert_completed_once(durable_db, podcast, harness.storage_dir)
+    redone = {item["key"] for item in events_of(events, "done", "B")}
+    assert held <= redone, "every line cut short by the shutdown was synthesised again"
+    print(f"SIGTERM with {len(held)} lines past the grace period: stopped in {stopped_in:.1f}s")
