@@ -228,3 +228,12 @@ def calls_per_line(path: Path, worker: str | None = None) -> Counter[int]:
     """
     lines = line_of_key(path)
     return Counter(lines.get(item["key"], -1) for item in events_of(path, "call", worker))
+
+
+def in_flight(path: Path, worker: str, after_done: int) -> set[str]:
+    """Keys of the lines ``worker`` is synthesising now, once it has finished
+    ``after_done`` lines (before that: none, so a caller waits past the start)."""
+    done = {item["key"] for item in events_of(path, "done", worker)}
+    if len(done) < after_done:
+        return set()
+    return {item["key"] for item in events_of(path, "call", worker)} - done

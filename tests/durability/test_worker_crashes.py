@@ -17,6 +17,7 @@ from tests.durability.checks import (
     assert_completed_once,
     calls_per_line,
     events_of,
+    in_flight,
     line_of_key,
     speech_results,
     start_podcast,
@@ -94,15 +95,8 @@ async def test_sigterm_hands_the_run_to_a_second_worker(
     )
     events = harness.events_path
 
-    def in_flight() -> set[str]:
-        """Lines worker A is synthesising now, once it has finished at least four."""
-        done = {item["key"] for item in events_of(events, "done", "A")}
-        if len(done) < 4:
-            return set()
-        return {item["key"] for item in events_of(events, "call", "A")} - done
-
-    await until(lambda: bool(in_flight()), 30, "worker A to be mid fan-out")
-    stopping_with = in_flight()
+    await until(lambda: bool(in_flight(events, "A", 4)), 30, "worker A to be mid fan-out")
+    stopping_with = in_flight(events, "A", 4)
     signalled_at = time.time()
     first.send(signal.SIGTERM)
     assert first.wait(30) == 0, first.tail()
@@ -140,10 +134,7 @@ async def test_sigterm_past_the_grace_period_hands_lines_back(
 
     def stuck() -> set[str]:
         """Lines worker A is in the middle of, once its four quick ones are done."""
-        done = {item["key"] for item in events_of(events, "done", "A")}
-        if len(done) < 4:
-            return set()
-        return {item["key"] for item in events_of(events, "call", "A")} - done
+        return in_flight(events, "A", 4)
 
     await until(lambda: len(stuck()) == SPEECH_CONCURRENCY, 30, "worker A to hold every slot")
     held = stuck()
