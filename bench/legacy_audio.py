@@ -1,96 +1,39 @@
 """podnex's combine before issue #8 (pydub mix in memory, single-pass loudnorm), kept as the
 baseline of the combine-scaling benchmark. Not used by podnex itself.
 
-Original description: combining spoken lines into one loudness-normalised MP3 episode.
-
-Each line's WAV is decoded into a pydub segment, levelled to a common speech level and
-appended, after a short pause, to one 16-bit mono PCM mix. The mix is piped through the
-``ffmpeg`` binary bundled by ``imageio-ffmpeg``: a peak limiter, ``loudnorm`` to the target
-loudness, resampling to the output rate and ``libmp3lame`` CBR encoding.
+Only the mixing and the encoding are the old ones: each line's WAV is decoded into a pydub
+segment, levelled to a common speech level (podnex.audio's decoding and levelling, which did
+not change) and appended, after a short pause, to one 16-bit mono PCM mix held in memory. The
+mix is piped through ffmpeg: a peak limiter, ``loudnorm`` to the target loudness, resampling
+to the output rate and ``libmp3lame`` CBR encoding.
 """
 
 from __future__ import annotations
 
-import io
-import math
 import subprocess
 import tempfile
-import warnings
-import wave
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
-import mutagen
-from mutagen.mp3 import MP3
+from podnex.audio import (
+    _LAME_TAG_ENCODER,
+    _LIMITER_RANGE_DBFS,
+    _LINE_LEVEL_DBFS,
+    _SAMPLE_WIDTH_BYTES,
+    _TRUE_PEAK_DBTP,
+    FFMPEG_EXE,
+    AudioEncodingError,
+    CombinedAudio,
+    LineAudio,
+    LineTiming,
+    _decode_wav,
+    _level,
+    mp3_duration_seconds,
+)
 
-with warnings.catch_warnings():
-    # pydub looks for ffmpeg on PATH at import (the bundled binary is configured below) and
-    # imports audioop, deprecated in Python 3.11 (audioop-lts provides it from 3.13 on).
-    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
-    warnings.filterwarnings(
-        "ignore", message="'audioop' is deprecated", category=DeprecationWarning
-    )
-    from pydub import AudioSegment
+__all__ = ["FFMPEG_EXE", "LineAudio", "combine_lines"]
 
-FFMPEG_EXE = imageio_ffmpeg.get_ffmpeg_exe()
-"""Path of the ffmpeg binary (with libmp3lame) shipped by ``imageio-ffmpeg``."""
-
-AudioSegment.converter = FFMPEG_EXE
-
-_SAMPLE_WIDTH_BYTES = 2
-_LINE_LEVEL_DBFS = -23.0
-"""Speech level every line is brought to before mixing, leaving headroom for peaks."""
-_LINE_PEAK_CEILING_DBFS = -1.0
-"""Levelling never raises a line's peak above this, so it cannot clip."""
-_LEVEL_WINDOW_MS = 50
-_LEVEL_GATE_DB = 30.0
-"""Windows this far below a line's loudest window are pauses, not speech."""
-_LEVEL_FLOOR_DBFS = -70.0
-_TRUE_PEAK_DBTP = -1.5
 _LOUDNESS_RANGE_LU = 11.0
-_LIMITER_RANGE_DBFS = (-24.0, 0.0)
-"""The ceilings ffmpeg's ``alimiter`` accepts (0.0625 to 1 as a linear amplitude)."""
-_LAME_TAG_ENCODER = "LAME3.100"
-"""Version string for the LAME tag that ffmpeg writes in the MP3's Info frame.
-
-The tag holds libmp3lame's encoder delay and padding, but readers such as mutagen only
-parse it when the string names LAME; ffmpeg writes its own name unless told otherwise.
-"""
-
-
-@dataclass(frozen=True)
-class LineAudio:
-    """One spoken line: who speaks it and its audio as a WAV file."""
-
-    speaker: str
-    wav: bytes
-
-
-@dataclass(frozen=True)
-class LineTiming:
-    """Where line ``index`` (in input order) sits in the combined audio, in seconds."""
-
-    index: int
-    speaker: str
-    start_seconds: float
-    end_seconds: float
-
-
-@dataclass(frozen=True)
-class CombinedAudio:
-    """The finished episode: a mono CBR MP3 and where each line is in it."""
-
-    mp3: bytes
-    duration_seconds: float
-    timings: list[LineTiming]
-    sample_rate: int
-    bitrate_kbps: int
-
-
-class AudioEncodingError(RuntimeError):
-    """ffmpeg failed to encode the mix."""
 
 
 def combine_lines(
@@ -156,62 +99,6 @@ def combine_lines(
         sample_rate=sample_rate,
         bitrate_kbps=bitrate_kbps,
     )
-
-
-def mp3_duration_seconds(data: bytes) -> float:
-    """Return the playing time of an MP3 file, net of encoder delay and padding.
-
-    Raises ``ValueError`` when ``data`` is not an MP3 stream.
-    """
-    try:
-        info = MP3(io.BytesIO(data)).info
-    except mutagen.MutagenError as exc:
-        raise ValueError(f"not an MP3 stream: {exc}") from exc
-    if info is None:
-        raise ValueError("not an MP3 stream: no audio frames")
-    return float(info.length)
-
-
-def _decode_wav(data: bytes, index: int) -> AudioSegment:
-    """Decode a PCM WAV file into 16-bit mono."""
-    try:
-        with wave.open(io.BytesIO(data), "rb") as reader:
-            segment = AudioSegment(
-                data=reader.readframes(reader.getnframes()),
-                sample_width=reader.getsampwidth(),
-                frame_rate=reader.getframerate(),
-                channels=reader.getnchannels(),
-            )
-    except (wave.Error, EOFError) as exc:
-        raise ValueError(f"line {index} is not a readable PCM WAV file: {exc}") from exc
-    return segment.set_channels(1).set_sample_width(_SAMPLE_WIDTH_BYTES)
-
-
-def _speech_level_dbfs(segment: AudioSegment) -> float | None:
-    """Return the mean power of the speech in ``segment`` in dBFS, or None if it is silent.
-
-    The level is measured over short windows, ignoring those far below the loudest one,
-    so that pauses inside or around a line do not make it look quieter than it sounds.
-    """
-    full_scale = float(segment.max_possible_amplitude)
-    powers = [(window.rms / full_scale) ** 2 for window in segment[::_LEVEL_WINDOW_MS]]
-    loudest = max(powers, default=0.0)
-    if loudest <= 0.0:
-        return None
-    gate = max(loudest * 10 ** (-_LEVEL_GATE_DB / 10), 10 ** (_LEVEL_FLOOR_DBFS / 10))
-    speech = [power for power in powers if power >= gate]
-    if not speech:
-        return None
-    return 10 * math.log10(sum(speech) / len(speech))
-
-
-def _level(segment: AudioSegment) -> AudioSegment:
-    """Bring the speech in ``segment`` to the common level without clipping its peaks."""
-    level = _speech_level_dbfs(segment)
-    if level is None:
-        return segment
-    gain = min(_LINE_LEVEL_DBFS - level, _LINE_PEAK_CEILING_DBFS - segment.max_dBFS)
-    return segment.apply_gain(gain)
 
 
 def _encode_mp3(
