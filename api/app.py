@@ -121,7 +121,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApiKeyController,
         ],
         lifespan=[lifespan],
-        on_startup=[lambda: configure_logging(settings)],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # podnex.logging owns logging (structlog, one format for every line): Litestar's

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 
-from podnex.metrics import METRICS_PATH, UNMATCHED_ROUTE, HttpMetricsMiddleware
+from podnex.metrics import METRICS_PATH, HttpMetricsMiddleware, route_template
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -116,7 +116,7 @@ class RequestContextMiddleware:
                     access_log.info(
                         "request",
                         method=scope.get("method"),
-                        route=scope.get("path_template") or UNMATCHED_ROUTE,  # type: ignore[attr-defined]
+                        route=route_template(scope),
                         path=scope["path"],
                         status=status,
                         duration_ms=round((time.perf_counter() - started) * 1000, 1),

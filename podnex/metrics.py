@@ -49,6 +49,13 @@ METRICS_PATH = "/metrics"
 UNMATCHED_ROUTE = "<unmatched>"
 """The route label of a request no route matched (a 404 for an unknown path)."""
 
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (`/api/v1/podcasts/{podcast_id:str}`), which
+    Litestar writes into the scope while routing; `UNMATCHED_ROUTE` when none matched."""
+    return str(scope.get("path_template") or UNMATCHED_ROUTE)  # type: ignore[attr-defined]
+
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 http_requests = Counter(
@@ -97,7 +104,7 @@ class HttpMetricsMiddleware:
         finally:
             method = str(scope.get("method", "OTHER"))
             method = method if method in _METHODS else "OTHER"
-            route = str(scope.get("path_template") or UNMATCHED_ROUTE)  # type: ignore[attr-defined]
+            route = route_template(scope)
             http_requests.labels(method, route, str(status)).inc()
             http_duration.labels(method, route).observe(time.perf_counter() - started)
             if (method, route) == CREATE_ROUTE and status == 201:
