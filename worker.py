@@ -32,12 +32,12 @@ from activities.context import ActivityLogContext, DatabaseUnavailable
 from podnex.db import Database
 from podnex.logging import configure_logging
 from podnex.probes import ProbeServer
-from podnex.script.base import create_writer
+from podnex.providers import SPEECH_PROVIDERS, create_engines, create_writer
 from podnex.settings import Settings, settings_or_exit
-from podnex.speech import create_engines
 from podnex.storage import create_storage
 from podnex.temporal import connect, prometheus_runtime, tls_config
-from workflows.podcast import PodcastWorkflow, speech_task_queue
+from workflows.podcast import PodcastWorkflow
+from workflows.types import speech_task_queue
 
 log = structlog.get_logger("podnex.worker")
 
@@ -121,7 +121,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
     )
     speech = []
     for provider in deps.engines:
-        concurrency, per_second = settings.speech_task_limits(provider)
+        concurrency, per_second = SPEECH_PROVIDERS[provider].task_limits(settings)
         speech.append(
             Worker(
                 client,

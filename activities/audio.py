@@ -7,7 +7,7 @@ from temporalio import activity
 from activities.context import ActivityDeps, heartbeating, log
 from podnex.audio import combine_stored_lines
 from podnex.storage.keys import staging_key
-from workflows.types import CombineRequest, CombineResult, LineTiming
+from workflows.types import CombineRequest, CombineResult
 
 
 class AudioActivities:
@@ -34,13 +34,5 @@ class AudioActivities:
             key=key,
             duration_seconds=combined.duration_seconds,
             size_bytes=len(combined.mp3),
-            timings=[
-                LineTiming(
-                    index=t.index,
-                    speaker=request.segments[t.index].speaker,
-                    start_seconds=t.start_seconds,
-                    end_seconds=t.end_seconds,
-                )
-                for t in combined.timings
-            ],
+            timings=combined.timings,
         )

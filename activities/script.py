@@ -7,8 +7,18 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityDeps, heartbeating, log, retry_delay
 from podnex import metrics
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.base import ScriptError, WriteRequest
+from podnex.spec import PodcastSpec
 from workflows.types import Script, ScriptRequest
+
+
+def write_request(spec: PodcastSpec) -> WriteRequest:
+    """What the writer gets of a podcast's spec, with its engine's speaking rate."""
+    engine = SPEECH_PROVIDERS.get(spec.tts_provider)
+    return WriteRequest.from_spec(
+        spec, words_per_minute=engine.words_per_minute if engine else None
+    )
 
 
 class ScriptActivities:
@@ -27,15 +37,7 @@ class ScriptActivities:
         writer = self.deps.writer
         try:
             async with heartbeating():
-                script = await writer.write(
-                    WriteRequest(
-                        notes=request.note_content,
-                        duration=request.duration,
-                        title=request.title,
-                        language=request.language,
-                        instructions=request.instructions,
-                    )
-                )
+                script = await writer.write(write_request(request.spec))
         except ScriptError as exc:
             metrics.count_provider_error(
                 activity.metric_meter(), provider=writer.name, step="script", kind=exc.kind

@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.types import Middleware
 
-from api.auth import EXCLUDED_PATHS, ApiKeyAuthentication
+from api.auth import ApiKeyAuthentication
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
@@ -26,12 +26,13 @@ from api.controllers.users import UserController
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import UserContextMiddleware, rate_limit_config, wrap_application
 from api.openapi import add_media_type
-from api.state import AppState, TemporalGateway
+from api.paths import AUDIO_PATHS, PUBLIC_PATHS, SCHEMA_PATH
+from api.state import AppState
+from api.temporal_client import PodcastRuns
 from podnex.db import Database
 from podnex.logging import configure_logging
-from podnex.metrics import METRICS_PATH
+from podnex.providers import create_engines
 from podnex.settings import Settings, settings_or_exit
-from podnex.speech import create_engines
 from podnex.storage import create_storage
 
 EXPOSED_HEADERS = [
@@ -68,18 +69,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         otherwise the API serves anyway (readiness reports it) and connects on first use.
         """
         db = Database(settings)
-        temporal = TemporalGateway(settings)
+        runs = PodcastRuns(settings)
         app.state.podnex = AppState(
             settings=settings,
             db=db,
             storage=create_storage(settings),
-            temporal=temporal,
+            runs=runs,
             engines=create_engines(settings),
             secret_key=settings.resolved_secret_key(),
         )
         try:
             async with asyncio.timeout(TEMPORAL_WARM_UP_SECONDS):
-                await temporal.client()
+                await runs.client()
             log.info(
                 "api started",
                 temporal=settings.temporal_address,
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if rate_limit is not None:
         middleware.append(rate_limit.middleware)
     middleware += [
-        DefineMiddleware(ApiKeyAuthentication, exclude=[*EXCLUDED_PATHS, f"^{METRICS_PATH}$"]),
+        DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC_PATHS),
         UserContextMiddleware,
     ]
 
@@ -136,14 +137,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             backend="brotli",
             brotli_gzip_fallback=True,
             minimum_size=500,
-            exclude=["^/api/v1/files/"],
+            exclude=AUDIO_PATHS,
         ),
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="podnex API",
             version="1.0.0",
             description="Turn notes into a two-voice podcast.",
-            path="/schema",
+            path=SCHEMA_PATH,
             render_plugins=[ScalarRenderPlugin()],
             components=Components(
                 security_schemes={

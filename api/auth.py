@@ -1,4 +1,4 @@
-"""Bearer API-key authentication for every route except health, schema and signed files."""
+"""Bearer API-key authentication for every route but the public ones (`api.paths.PUBLIC_PATHS`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from api.state import AppState
 from podnex import accounts
-
-EXCLUDED_PATHS = ["^/api/health", "^/api/ready", "^/schema", "^/api/v1/files/"]
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):

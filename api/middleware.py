@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 
-from podnex.metrics import METRICS_PATH, HttpMetricsMiddleware, route_template
+from api.metrics import HttpMetricsMiddleware, route_template
+from api.paths import FILES_PATH, METRICS_PATH, SCHEMA_PATH, UNLIMITED_PATHS
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -141,7 +142,7 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope["path"]
         csp = SCHEMA_CONTENT_SECURITY_POLICY if _is_schema(path) else CONTENT_SECURITY_POLICY
-        corp = "cross-origin" if path.startswith("/api/v1/files/") else "same-origin"
+        corp = "cross-origin" if path.startswith(f"{FILES_PATH}/") else "same-origin"
         extra = (
             *SECURITY_HEADERS,
             (b"content-security-policy", csp.encode()),
@@ -159,7 +160,7 @@ class SecurityHeadersMiddleware:
 
 
 def _is_schema(path: str) -> bool:
-    return path == "/schema" or path.startswith("/schema/")
+    return path == SCHEMA_PATH or path.startswith(f"{SCHEMA_PATH}/")
 
 
 class UserContextMiddleware:
@@ -187,8 +188,7 @@ def wrap_application(app: ASGIApp) -> ASGIApp:
     return HttpMetricsMiddleware(RequestContextMiddleware(SecurityHeadersMiddleware(app)))
 
 
-RATE_LIMIT_EXCLUDED = ["^/api/health", "^/api/ready", "^/schema", f"^{METRICS_PATH}$"]
-"""Paths never rate limited: probes, metrics and the API documentation."""
+RATE_LIMIT_EXCLUDED = UNLIMITED_PATHS
 
 
 def rate_limit_identity(request: Request[Any, Any, Any]) -> str:

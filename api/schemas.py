@@ -8,10 +8,15 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from podnex.models import Podcast
+from podnex.storage import DownloadLink
+from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, Speaker, SubscriptionStatus
+from workflows.types import Progress
+
 T = TypeVar("T")
 
-PodcastStatusName = Literal["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
 NOTE_MIN, NOTE_MAX = 100, 50_000
+DOWNLOAD_ROUTE = "/api/v1/podcasts/{podcast_id}/download"
 
 
 def stripped_not_blank(value: str) -> str:
@@ -71,8 +76,8 @@ class PageEnvelope(Camel, Generic[T]):
 
 class CreatePodcastRequest(Camel):
     note_content: NoteContent
-    duration: Literal["SHORT", "LONG"] = Field(
-        default="SHORT", description="SHORT is about 5 minutes, LONG about 15."
+    duration: PodcastDuration = Field(
+        default=PodcastDuration.SHORT, description="SHORT is about 5 minutes, LONG about 15."
     )
     title: Title | None = None
     note_id: str | None = Field(default=None, max_length=200)
@@ -104,13 +109,13 @@ class PodcastOut(Camel):
     note_content: str
     title: str | None
     note_id: str | None
-    duration: Literal["SHORT", "LONG"]
+    duration: PodcastDuration
     host_voice: str
     guest_voice: str
     tts_provider: str
     language: str | None
     instructions: str | None
-    status: PodcastStatusName
+    status: PodcastStatus
     progress: int
     current_step: str | None
     error: str | None
@@ -123,10 +128,43 @@ class PodcastOut(Camel):
     started_at: datetime | None
     completed_at: datetime | None
 
+    @classmethod
+    def of(cls, podcast: Podcast) -> PodcastOut:
+        return cls(
+            id=str(podcast.id),
+            user_id=str(podcast.user_id),
+            note_content=podcast.note_content,
+            title=podcast.title,
+            note_id=podcast.note_id,
+            duration=podcast.duration,
+            host_voice=podcast.host_voice,
+            guest_voice=podcast.guest_voice,
+            tts_provider=podcast.tts_provider,
+            language=podcast.language,
+            instructions=podcast.instructions,
+            status=podcast.status,
+            progress=podcast.progress,
+            current_step=podcast.current_step,
+            error=podcast.error,
+            audio_url=audio_url(podcast),
+            audio_duration=round(podcast.audio_duration, 3) if podcast.audio_duration else None,
+            retry_count=podcast.retry_count,
+            workflow_id=podcast.workflow_id,
+            created_at=podcast.created_at,
+            updated_at=podcast.updated_at,
+            started_at=podcast.started_at,
+            completed_at=podcast.completed_at,
+        )
+
+
+def audio_url(podcast: Podcast) -> str | None:
+    """The podcast's download route, once it has audio."""
+    return DOWNLOAD_ROUTE.format(podcast_id=podcast.id) if podcast.audio_key else None
+
 
 class PodcastStatusOut(Camel):
     id: str
-    status: PodcastStatusName
+    status: PodcastStatus
     progress: int
     current_step: str | None
     error: str | None
@@ -139,12 +177,39 @@ class PodcastStatusOut(Camel):
         description="Where the figures come from: the live run, or the stored record."
     )
 
+    @classmethod
+    def of(cls, podcast: Podcast, live: Progress | None) -> PodcastStatusOut:
+        """The live run's figures when it answered, else the stored record's."""
+        stored_lines = len(podcast.transcript or [])
+        return cls(
+            id=str(podcast.id),
+            status=live.status if live else podcast.status,
+            progress=live.progress if live else podcast.progress,
+            current_step=live.current_step if live else podcast.current_step,
+            error=live.error if live else podcast.error,
+            lines_done=live.lines_done if live else stored_lines,
+            lines_total=live.lines_total if live else stored_lines,
+            audio_url=audio_url(podcast),
+            created_at=podcast.created_at,
+            completed_at=podcast.completed_at,
+            source="workflow" if live else "database",
+        )
+
 
 class DownloadOut(Camel):
     url: str
     expires_at: datetime
     audio_duration: float | None
     size_bytes: int | None
+
+    @classmethod
+    def of(cls, podcast: Podcast, link: DownloadLink) -> DownloadOut:
+        return cls(
+            url=link.url,
+            expires_at=link.expires_at,
+            audio_duration=podcast.audio_duration,
+            size_bytes=podcast.audio_size_bytes,
+        )
 
 
 class LimitDetails(Camel):
@@ -153,9 +218,6 @@ class LimitDetails(Camel):
 
 
 # -- accounts: profile, subscription, usage, API keys ------------------------------------
-
-PlanName = Literal["FREE", "STARTER", "PRO", "BUSINESS"]
-SubscriptionStatusName = Literal["ACTIVE", "CANCELLED", "PAST_DUE"]
 
 
 def is_http_url(value: str) -> bool:
@@ -210,8 +272,8 @@ class UpdateProfileRequest(Camel):
 class SubscriptionOut(Camel):
     id: str
     user_id: str
-    plan: PlanName
-    status: SubscriptionStatusName
+    plan: Plan
+    status: SubscriptionStatus
     current_podcast_count: int
     current_minutes_used: float = Field(description="Minutes used this period, 2 decimals.")
     monthly_podcast_limit: int | None = Field(description="null: unlimited.")
@@ -232,8 +294,8 @@ class CurrentPeriodUsage(Camel):
 
 
 class UsageSubscription(Camel):
-    plan: PlanName
-    status: SubscriptionStatusName
+    plan: Plan
+    status: SubscriptionStatus
     current_period_start: datetime
     current_period_end: datetime
 
@@ -271,7 +333,8 @@ class UpdatePodcastRequest(Camel):
 
 
 class TranscriptLineOut(Camel):
-    speaker: Literal["host", "guest"]
+    index: int = Field(description="The line's place in the script, from 0.")
+    speaker: Speaker
     text: str
     start_seconds: float
     end_seconds: float

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from temporalio.client import Client
+from litestar import Request
 
+from api.temporal_client import PodcastRuns
 from podnex.db import Database
 from podnex.settings import Settings
 from podnex.speech.base import SpeechEngine
 from podnex.storage import Storage
-from podnex.temporal import connect
-
-
-@dataclass
-class TemporalGateway:
-    """Connects on first use and again after a failure, so the API starts without Temporal."""
-
-    settings: Settings
-    _client: Client | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def client(self) -> Client:
-        if self._client is None:
-            async with self._lock:
-                if self._client is None:
-                    self._client = await connect(self.settings)
-        return self._client
 
 
 @dataclass
@@ -35,6 +19,11 @@ class AppState:
     settings: Settings
     db: Database
     storage: Storage
-    temporal: TemporalGateway
+    runs: PodcastRuns
     engines: dict[str, SpeechEngine]
     secret_key: bytes
+
+
+def state_of(request: Request[Any, Any, Any]) -> AppState:
+    """The state the app opened at start (`api.app`'s lifespan)."""
+    return request.app.state.podnex  # type: ignore[no-any-return]

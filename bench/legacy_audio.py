@@ -25,11 +25,11 @@ from podnex.audio import (
     AudioEncodingError,
     CombinedAudio,
     LineAudio,
-    LineTiming,
     _decode_wav,
     _level,
     mp3_duration_seconds,
 )
+from podnex.spec import LineTiming
 
 __all__ = ["FFMPEG_EXE", "LineAudio", "combine_lines"]
 
@@ -83,7 +83,14 @@ def combine_lines(
         start = len(mix) // _SAMPLE_WIDTH_BYTES
         mix.extend(segment.raw_data)
         end = len(mix) // _SAMPLE_WIDTH_BYTES
-        timings.append(LineTiming(index, line.speaker, start / mix_rate, end / mix_rate))
+        timings.append(
+            LineTiming(
+                index=index,
+                speaker=line.speaker,
+                start_seconds=start / mix_rate,
+                end_seconds=end / mix_rate,
+            )
+        )
 
     mp3 = _encode_mp3(
         mix,

@@ -38,6 +38,9 @@ import imageio_ffmpeg
 import mutagen
 from mutagen.mp3 import MP3
 
+from podnex.spec import LineTiming
+from podnex.vocabulary import Speaker
+
 with warnings.catch_warnings():
     # pydub looks for ffmpeg on PATH at import (the bundled binary is configured below) and
     # imports audioop, deprecated in Python 3.11 (audioop-lts provides it from 3.13 on).
@@ -81,18 +84,8 @@ _INTEGRATED = re.compile(r"Integrated loudness:\s*I:\s*(-?[0-9.]+|-inf)\s*LUFS")
 class LineAudio:
     """One spoken line: who speaks it and its audio as a WAV file."""
 
-    speaker: str
+    speaker: Speaker
     wav: bytes
-
-
-@dataclass(frozen=True)
-class LineTiming:
-    """Where line ``index`` (in input order) sits in the combined audio, in seconds."""
-
-    index: int
-    speaker: str
-    start_seconds: float
-    end_seconds: float
 
 
 @dataclass(frozen=True)
@@ -181,7 +174,7 @@ threads the storage fetches feeding the mix may need (and which other activities
 
 
 async def combine_stored_lines(
-    segments: Sequence[tuple[str, str]],
+    segments: Sequence[tuple[Speaker, str]],
     get: Callable[[str], Awaitable[bytes]],
     *,
     ahead: int = 4,
@@ -203,7 +196,7 @@ async def combine_stored_lines(
 
 
 def fetch_lines(
-    segments: Sequence[tuple[str, str]],
+    segments: Sequence[tuple[Speaker, str]],
     get: Callable[[str], Awaitable[bytes]],
     loop: asyncio.AbstractEventLoop,
     *,
@@ -217,7 +210,7 @@ def fetch_lines(
     episode being held in memory. The consuming thread must not be one that the fetches
     themselves need (the default executor's, for storage built on ``asyncio.to_thread``).
     """
-    pending: deque[tuple[str, Future[bytes]]] = deque()
+    pending: deque[tuple[Speaker, Future[bytes]]] = deque()
     upcoming = iter(segments)
 
     def top_up() -> None:
@@ -284,7 +277,14 @@ def _write_mix(
         start = written
         stream.write(data)
         written += len(data) // _SAMPLE_WIDTH_BYTES
-        timings.append(LineTiming(index, line.speaker, start / stream.rate, written / stream.rate))
+        timings.append(
+            LineTiming(
+                index=index,
+                speaker=line.speaker,
+                start_seconds=start / stream.rate,
+                end_seconds=written / stream.rate,
+            )
+        )
         previous_speaker = line.speaker
     if not timings:
         raise ValueError("combine_lines needs at least one line")

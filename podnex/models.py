@@ -26,30 +26,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from podnex.plans import Plan
+from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, SubscriptionStatus
 
-
-class PodcastStatus(enum.StrEnum):
-    QUEUED = "QUEUED"
-    PROCESSING = "PROCESSING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def finished(self) -> bool:
-        return self in (PodcastStatus.COMPLETED, PodcastStatus.FAILED, PodcastStatus.CANCELLED)
-
-
-class PodcastDuration(enum.StrEnum):
-    SHORT = "SHORT"
-    LONG = "LONG"
-
-
-class SubscriptionStatus(enum.StrEnum):
-    ACTIVE = "ACTIVE"
-    CANCELLED = "CANCELLED"
-    PAST_DUE = "PAST_DUE"
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Podcast",
+    "PodcastDuration",
+    "PodcastStatus",
+    "Subscription",
+    "SubscriptionStatus",
+    "UsageRecord",
+    "User",
+]
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -148,6 +137,10 @@ class Podcast(TimestampMixin, Base):
     tts_provider: Mapped[str] = mapped_column(String(50), nullable=False)
     language: Mapped[str | None] = mapped_column(String(35))
     instructions: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(
+        JsonColumn, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    """The spec's request options that have no column of their own (`podnex.podcasts`)."""
 
     status: Mapped[PodcastStatus] = mapped_column(
         _enum(PodcastStatus, "podcast_status"), nullable=False, default=PodcastStatus.QUEUED

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import openai
 
-from podnex.settings import Settings
+from podnex.settings import OpenAISettings
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 """HTTP statuses below 500 that a later attempt may get past (timeouts, conflicts, limits)."""
@@ -24,14 +24,14 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 _MAX_PROVIDER_MESSAGE = 500
 
 
-def openai_client(settings: Settings) -> openai.AsyncOpenAI:
+def openai_client(settings: OpenAISettings) -> openai.AsyncOpenAI:
     """An async client for the configured OpenAI-compatible server, with retries off."""
-    if settings.openai_api_key is None:
+    if settings.api_key is None:
         raise ValueError("OPENAI_API_KEY must be set to use an OpenAI-compatible provider")
     return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
+        api_key=settings.api_key.get_secret_value(),
+        base_url=settings.base_url,
+        timeout=settings.timeout_seconds,
         max_retries=0,
     )
 

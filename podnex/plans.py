@@ -1,16 +1,12 @@
-"""Subscription plans and their monthly limits: the one place they are defined."""
+"""Each plan's monthly limits: the one place they are defined (the names are in vocabulary)."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from podnex.vocabulary import Plan
 
-class Plan(enum.StrEnum):
-    FREE = "FREE"
-    STARTER = "STARTER"
-    PRO = "PRO"
-    BUSINESS = "BUSINESS"
+__all__ = ["PLAN_LIMITS", "Plan", "PlanLimits", "limits_for"]
 
 
 @dataclass(frozen=True)

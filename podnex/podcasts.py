@@ -1,31 +1,57 @@
-"""Podcast records: creation and owner-scoped reads."""
+"""Podcast records: the one writer of the podcast row, and owner-scoped reads.
+
+Every change of a podcast is a function here: creation, the mirror of its run's state
+(written by the workflow through the status activity), a run that could not start, a
+retry, details changed by its owner and soft deletion. Callers (the API's service, the
+activities) decide when; this module decides what the row looks like afterwards.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podnex.models import Podcast, PodcastDuration, PodcastStatus
-from podnex.temporal import workflow_id_for
+from podnex.models import Podcast
+from podnex.spec import PodcastSpec, RunState, TranscriptLine
+from podnex.vocabulary import PodcastStatus
+
+__all__ = [
+    "NewPodcast",
+    "PodcastBusy",
+    "count_retry",
+    "create_podcast",
+    "find_by_idempotency_key",
+    "get_for_user",
+    "list_for_user",
+    "mark_not_started",
+    "mirror_run_state",
+    "parse_id",
+    "reset_for_retry",
+    "soft_delete",
+    "spec_of",
+    "transcript_of",
+    "update_details",
+]
 
 
 @dataclass(frozen=True)
 class NewPodcast:
-    note_content: str
-    duration: PodcastDuration
-    title: str | None
-    note_id: str | None
-    host_voice: str
-    guest_voice: str
-    tts_provider: str
-    language: str | None = None
-    instructions: str | None = None
+    """A podcast to create: what it asks for, and how the request can be recognised again."""
+
+    spec: PodcastSpec
+    note_id: str | None = None
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+
+
+class PodcastBusy(Exception):
+    """The change is refused while the podcast is being made."""
 
 
 def parse_id(value: str) -> uuid.UUID | None:
@@ -35,20 +61,46 @@ def parse_id(value: str) -> uuid.UUID | None:
         return None
 
 
-async def create_podcast(session: AsyncSession, user_id: uuid.UUID, new: NewPodcast) -> Podcast:
+SPEC_COLUMNS = frozenset(PodcastSpec.model_fields) & frozenset(Podcast.__table__.columns.keys())
+"""Spec fields stored in a column of the same name; the others live in `options` (JSON), so a
+new request option needs no column of its own."""
+
+
+def spec_values(spec: PodcastSpec) -> dict[str, Any]:
+    """The podcast row's values for ``spec``: its columns, and `options` for the rest."""
+    values: dict[str, Any] = {name: getattr(spec, name) for name in SPEC_COLUMNS}
+    values["options"] = spec.model_dump(mode="json", exclude=set(SPEC_COLUMNS))
+    return values
+
+
+def spec_of(podcast: Podcast) -> PodcastSpec:
+    """What the stored podcast asks for: its spec columns, then its stored options."""
+    columns = {name: getattr(podcast, name) for name in SPEC_COLUMNS}
+    return PodcastSpec.model_validate({**(podcast.options or {}), **columns})
+
+
+def transcript_of(podcast: Podcast) -> list[TranscriptLine]:
+    """The stored transcript; lines stored before they carried their index get it here."""
+    return [
+        TranscriptLine.model_validate({"index": index, **line})
+        for index, line in enumerate(podcast.transcript or [])
+    ]
+
+
+async def create_podcast(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    new: NewPodcast,
+    *,
+    workflow_id_for: Callable[[str], str],
+) -> Podcast:
+    """A QUEUED podcast; its runs use the workflow id ``workflow_id_for`` gives its id."""
     podcast_id = uuid.uuid4()
     podcast = Podcast(
         id=podcast_id,
         user_id=user_id,
-        note_content=new.note_content,
-        duration=new.duration,
-        title=new.title,
+        **spec_values(new.spec),
         note_id=new.note_id,
-        host_voice=new.host_voice,
-        guest_voice=new.guest_voice,
-        tts_provider=new.tts_provider,
-        language=new.language,
-        instructions=new.instructions,
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.request_fingerprint,
         status=PodcastStatus.QUEUED,
@@ -62,6 +114,94 @@ async def create_podcast(session: AsyncSession, user_id: uuid.UUID, new: NewPodc
     await session.flush()
     await session.refresh(podcast)
     return podcast
+
+
+async def mirror_run_state(
+    session: AsyncSession,
+    podcast_id: uuid.UUID,
+    state: RunState,
+    *,
+    workflow_id: str,
+    run_id: str,
+    now: datetime,
+) -> None:
+    """Write a run's state into its podcast: the workflow, not the API, owns the status."""
+    values: dict[str, Any] = {
+        "status": state.status,
+        "progress": state.progress,
+        "current_step": state.current_step,
+        "error": state.error,
+        "workflow_id": workflow_id,
+        "workflow_run_id": run_id,
+    }
+    if state.admitted:
+        values["started_at"] = now
+        values["completed_at"] = None
+    if state.status.finished:
+        values["completed_at"] = now
+    if state.title is not None:
+        values["title"] = state.title
+    if state.status is PodcastStatus.COMPLETED:
+        values["audio_key"] = state.audio_key
+        values["audio_duration"] = state.audio_duration
+        values["audio_size_bytes"] = state.audio_size_bytes
+        values["transcript"] = (
+            [line.model_dump() for line in state.transcript] if state.transcript else None
+        )
+    elif state.status.finished:
+        values.update(audio_key=None, audio_duration=None, audio_size_bytes=None)
+    await session.execute(update(Podcast).where(Podcast.id == podcast_id).values(**values))
+
+
+async def mark_not_started(session: AsyncSession, podcast_id: uuid.UUID, reason: str) -> None:
+    """A run that could not be started (the workflow service unreachable): FAILED, why."""
+    await session.execute(
+        update(Podcast)
+        .where(Podcast.id == podcast_id)
+        .values(status=PodcastStatus.FAILED, error=reason, current_step="Not started")
+    )
+
+
+def reset_for_retry(podcast: Podcast) -> None:
+    """Back to QUEUED for a new run, results of the previous run cleared.
+
+    `retry_count` is counted by `count_retry`, once the new run was started.
+    """
+    podcast.status = PodcastStatus.QUEUED
+    podcast.progress = 0
+    podcast.current_step = "Queued for retry"
+    podcast.error = None
+    podcast.audio_key = None
+    podcast.audio_duration = None
+    podcast.audio_size_bytes = None
+    podcast.transcript = None
+    podcast.started_at = None
+    podcast.completed_at = None
+
+
+async def count_retry(session: AsyncSession, podcast_id: uuid.UUID) -> None:
+    """One more retry of the podcast (counted in the database, safe against races)."""
+    await session.execute(
+        update(Podcast).where(Podcast.id == podcast_id).values(retry_count=Podcast.retry_count + 1)
+    )
+
+
+def update_details(podcast: Podcast, *, title: str | None, note_content: str | None) -> None:
+    """Change what the owner may change; notes only while no run is making the podcast.
+
+    Raises :class:`PodcastBusy` (changing nothing) when notes change during a run.
+    """
+    if note_content is not None:
+        if not podcast.status.finished:
+            raise PodcastBusy("Notes cannot change while the podcast is being made")
+        podcast.note_content = note_content
+    if title is not None:
+        podcast.title = title
+
+
+def soft_delete(podcast: Podcast, now: datetime) -> None:
+    """Gone from every route from now on; the row stays for usage records and runs."""
+    podcast.deleted_at = now
 
 
 async def get_for_user(
@@ -86,23 +226,6 @@ async def find_by_idempotency_key(
     return await session.scalar(
         select(Podcast).where(Podcast.user_id == user_id, Podcast.idempotency_key == key)
     )
-
-
-def reset_for_retry(podcast: Podcast) -> None:
-    """Back to QUEUED for a new run, results of the previous run cleared.
-
-    `retry_count` is left to the caller, to count once the new run was started.
-    """
-    podcast.status = PodcastStatus.QUEUED
-    podcast.progress = 0
-    podcast.current_step = "Queued for retry"
-    podcast.error = None
-    podcast.audio_key = None
-    podcast.audio_duration = None
-    podcast.audio_size_bytes = None
-    podcast.transcript = None
-    podcast.started_at = None
-    podcast.completed_at = None
 
 
 async def list_for_user(

@@ -11,22 +11,83 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from podnex.providers import SCRIPT_WRITERS, SPEECH_PROVIDERS, Provider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
-TtsProvider = Literal["espeak", "openai"]
-"""Every speech engine podnex ships (`podnex.speech.ENGINE_FACTORIES` builds each one)."""
 
-_DEFAULT_TTS_PROVIDERS: list[TtsProvider] = ["espeak"]
+# -- provider sections: each provider's own settings, `<SECTION>_<FIELD>` in the environment --
+
+
+class OpenAISettings(BaseModel):
+    """OPENAI_*: an OpenAI-compatible provider (OpenAI, or Ollama, vLLM, LM Studio through
+    OPENAI_BASE_URL), used by the `openai` script writer and the `openai` speech engine."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    script_model: str = "gpt-4o-mini"
+    script_chunk_chars: int = Field(default=16_000, ge=2_000)
+    script_max_attempts: int = Field(default=3, ge=1, le=10)
+    tts_model: str = "gpt-4o-mini-tts"
+    tts_format: Literal["wav", "mp3"] = "wav"
+    tts_max_input_chars: int = Field(default=4096, ge=100)
+    tts_max_concurrency: int = Field(default=4, ge=1)
+    tts_requests_per_second: float | None = Field(default=None, gt=0)
+
+
+class EspeakSettings(BaseModel):
+    """ESPEAK_*: the offline espeak-ng speech engine."""
+
+    max_concurrency: int = Field(default=8, ge=1)
+
+
+SECTIONS: dict[str, type[BaseModel]] = {"openai": OpenAISettings, "espeak": EspeakSettings}
+"""Each provider section of Settings, by its field name (the variables' prefix)."""
+
+
+def _nest_flat_section_fields(data: object) -> object:
+    """Accept `openai_api_key=...` (today's flat names) as well as `openai={"api_key": ...}`."""
+    if not isinstance(data, dict):
+        return data
+    nested = dict(data)
+    for section in SECTIONS:
+        prefix = f"{section}_"
+        flat = {
+            key[len(prefix) :]: nested.pop(key) for key in list(nested) if key.startswith(prefix)
+        }
+        if flat:
+            current = nested.get(section)
+            if isinstance(current, BaseModel):
+                current = current.model_dump()
+            nested[section] = {**(current or {}), **flat}
+    return nested
 
 
 class Settings(BaseSettings):
-    """podnex settings. Each field is the upper-case environment variable of the same name."""
+    """podnex settings. Each field is the upper-case environment variable of the same name;
+    a provider section's fields are `<SECTION>_<FIELD>` (OPENAI_API_KEY is `openai.api_key`)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        # OPENAI_TTS_MODEL -> openai.tts_model: a section's prefix, then its field's name.
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+    )
 
     # Runtime
     environment: Literal["development", "test", "production"] = "development"
@@ -94,27 +155,15 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
 
-    # Script and speech
-    script_writer: Literal["offline", "openai"] = "offline"
-    tts_providers: Annotated[list[TtsProvider], NoDecode] = Field(
-        default_factory=lambda: _DEFAULT_TTS_PROVIDERS.copy()
-    )
-    default_tts_provider: TtsProvider = "espeak"
+    # Script and speech: which providers (podnex.providers declares them), and their sections
+    script_writer: str = "offline"
+    tts_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["espeak"])
+    default_tts_provider: str = "espeak"
     speech_concurrency: int = Field(default=8, ge=1, le=64)
-    espeak_max_concurrency: int = Field(default=8, ge=1)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    espeak: EspeakSettings = Field(default_factory=EspeakSettings)
 
-    # OpenAI-compatible provider (OpenAI, or Ollama, vLLM, LM Studio through OPENAI_BASE_URL)
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
-    openai_timeout_seconds: float = Field(default=120.0, gt=0)
-    openai_script_model: str = "gpt-4o-mini"
-    openai_script_chunk_chars: int = Field(default=16_000, ge=2_000)
-    openai_script_max_attempts: int = Field(default=3, ge=1, le=10)
-    openai_tts_model: str = "gpt-4o-mini-tts"
-    openai_tts_format: Literal["wav", "mp3"] = "wav"
-    openai_tts_max_input_chars: int = Field(default=4096, ge=100)
-    openai_tts_max_concurrency: int = Field(default=4, ge=1)
-    openai_tts_requests_per_second: float | None = Field(default=None, gt=0)
+    _accept_flat_section_fields = model_validator(mode="before")(_nest_flat_section_fields)
 
     # Worker
     worker_max_concurrent_activities: int = Field(default=16, ge=1)
@@ -133,6 +182,24 @@ class Settings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
+    @field_validator("tts_providers")
+    @classmethod
+    def _known_engines(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in SPEECH_PROVIDERS]
+        if unknown:
+            raise ValueError(
+                f"unknown speech engine {', '.join(unknown)}; "
+                f"podnex ships: {', '.join(SPEECH_PROVIDERS)}"
+            )
+        return value
+
+    @field_validator("script_writer")
+    @classmethod
+    def _known_writer(cls, value: str) -> str:
+        if value not in SCRIPT_WRITERS:
+            raise ValueError(f"unknown script writer; podnex ships: {', '.join(SCRIPT_WRITERS)}")
+        return value
+
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         """Refuse settings that cannot work together, naming the variable to fix."""
@@ -145,17 +212,11 @@ class Settings(BaseSettings):
                 f"DEFAULT_TTS_PROVIDER={self.default_tts_provider} is not enabled in "
                 f"TTS_PROVIDERS ({','.join(self.tts_providers)})"
             )
-        if self.openai_api_key is None:
-            if self.script_writer == "openai":
-                raise ValueError(
-                    "OPENAI_API_KEY must be set when SCRIPT_WRITER=openai "
-                    "(any value for a local server that ignores it)"
-                )
-            if "openai" in self.tts_providers:
-                raise ValueError(
-                    "OPENAI_API_KEY must be set when TTS_PROVIDERS includes openai "
-                    "(any value for a local server that ignores it)"
-                )
+        self._check_required(
+            SCRIPT_WRITERS[self.script_writer], f"SCRIPT_WRITER={self.script_writer}"
+        )
+        for name in self.tts_providers:
+            self._check_required(SPEECH_PROVIDERS[name], f"TTS_PROVIDERS includes {name}")
         self._check_temporal_tls()
         if self.storage_backend == "s3":
             if not self.s3_bucket:
@@ -166,6 +227,14 @@ class Settings(BaseSettings):
                     "(or neither, to use the AWS default credential chain)"
                 )
         return self
+
+    def _check_required(self, provider: Provider, usage: str) -> None:
+        """The settings a provider in use cannot work without (declared by the provider)."""
+        for path, hint in provider.required_settings.items():
+            section, _, field = path.partition(".")
+            if getattr(getattr(self, section), field) is None:
+                variable = f"{section}_{field}".upper()
+                raise ValueError(f"{variable} must be set when {usage}{hint}")
 
     def _check_temporal_tls(self) -> None:
         """Client certificate and key come together, each from a file or a variable."""
@@ -200,16 +269,6 @@ class Settings(BaseSettings):
             path: Path | None = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"{name.upper()}: {path} is not a readable file")
-
-    def speech_task_limits(self, provider: str) -> tuple[int, float | None]:
-        """The speech worker limits of one provider: concurrent calls, and calls a second.
-
-        The first is per worker process; the second (when set) is enforced by the Temporal
-        server across every worker of the provider's task queue.
-        """
-        if provider == "openai":
-            return self.openai_tts_max_concurrency, self.openai_tts_requests_per_second
-        return self.espeak_max_concurrency, None
 
     @property
     def resolved_storage_dir(self) -> Path:
@@ -255,9 +314,25 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def setting_fields() -> dict[str, FieldInfo]:
+    """Every setting by its environment variable's name in lower case, sections flattened
+    (`openai_api_key` for `openai.api_key`)."""
+    fields: dict[str, FieldInfo] = {}
+    for name, info in Settings.model_fields.items():
+        if name in SECTIONS:
+            for field, section_info in SECTIONS[name].model_fields.items():
+                fields[f"{name}_{field}"] = section_info
+        else:
+            fields[name] = info
+    return fields
+
+
+SETTING_VARIABLES = tuple(name.upper() for name in setting_fields())
+"""Every environment variable podnex reads."""
+
 SECRET_FIELDS = frozenset(
     name
-    for name, info in Settings.model_fields.items()
+    for name, info in setting_fields().items()
     if "SecretStr" in str(info.annotation) or not info.repr
 )
 """Settings whose values never appear in an error message or a log line."""
@@ -275,6 +350,8 @@ def describe_invalid_settings(error: ValidationError) -> str:
         if not fields:
             lines.append(f"  {message}")
             continue
+        if fields[0] in SECTIONS and len(fields) > 1:
+            fields = [f"{fields[0]}_{fields[1]}", *fields[2:]]
         name = fields[0]
         variable = name.upper() + "".join(f"[{part}]" for part in fields[1:])
         shown = ""

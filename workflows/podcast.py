@@ -22,7 +22,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.storage import StorageActivities
     from activities.usage import UsageActivities
     from podnex import metrics
+    from podnex.vocabulary import PodcastStatus
     from workflows.types import (
+        ADMIT_UPDATE,
+        CANCEL_SIGNAL,
+        PROGRESS_QUERY,
+        WORKFLOW_TYPE,
         Admission,
         CleanupRequest,
         CombineRequest,
@@ -30,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PodcastInput,
         PodcastResult,
         Progress,
+        ProgressBands,
         PublishRequest,
         Script,
         ScriptRequest,
@@ -39,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         StatusUpdate,
         TranscriptLine,
         UsageRequest,
-        WorkflowStatus,
+        speech_task_queue,
     )
 
 QUICK = RetryPolicy(
@@ -59,29 +65,8 @@ WORK = RetryPolicy(
 # races a late write.
 WAIT_FOR_CANCEL = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
-# Progress bands, as clients of the original service expect them.
-ADMITTED, SCRIPT_START, SCRIPT_DONE = 5, 10, 25
-SPEECH_START, SPEECH_DONE = 30, 70
-COMBINE_START, UPLOAD_START, USAGE_START = 75, 90, 95
-
-
 SPEECH_QUEUE_PATCH = "per-provider-speech-queue"
 """Runs started before speech had its own task queues keep synthesising on the main one."""
-
-
-def speech_task_queue(task_queue: str, provider: str) -> str:
-    """The task queue serving speech for ``provider``: `<task queue>-speech-<provider>`.
-
-    Each provider's queue is served by workers capped at that provider's concurrency (and
-    rate), so a long podcast cannot trip the provider's rate limit.
-    """
-    return f"{task_queue}-speech-{provider}"
-
-
-def speech_progress(done: int, total: int) -> int:
-    if total <= 0:
-        return SPEECH_START
-    return SPEECH_START + (SPEECH_DONE - SPEECH_START) * done // total
 
 
 def failure_message(error: BaseException) -> str:
@@ -95,29 +80,29 @@ def failure_message(error: BaseException) -> str:
     return message
 
 
-@workflow.defn
+@workflow.defn(name=WORKFLOW_TYPE)
 class PodcastWorkflow:
     @workflow.init
     def __init__(self, input: PodcastInput) -> None:
         self._input = input
         self._admission: Admission | None = None
         self._cancel_requested = False
-        self._progress = Progress(status="QUEUED", progress=0, current_step="Queued")
+        self._progress = Progress(status=PodcastStatus.QUEUED, progress=0, current_step="Queued")
 
     # -- messages -------------------------------------------------------------------------
 
-    @workflow.update
+    @workflow.update(name=ADMIT_UPDATE)
     async def admit(self) -> Admission:
         """Answers once the limit check has run: the API waits on this to reply 201 or 403."""
         await workflow.wait_condition(lambda: self._admission is not None)
         assert self._admission is not None
         return self._admission
 
-    @workflow.query
+    @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
         return self._progress
 
-    @workflow.signal
+    @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self) -> None:
         """Programs cancel a run with this signal; Temporal's own cancel request works too."""
         self._cancel_requested = True
@@ -135,11 +120,15 @@ class PodcastWorkflow:
         self._admission = admission
         if not admission.admitted:
             reason = admission.reason or "Subscription limit reached"
-            await self._set("FAILED", 0, "Refused: subscription limit reached", error=reason)
+            await self._set(
+                PodcastStatus.FAILED, 0, "Refused: subscription limit reached", error=reason
+            )
             metrics.count_finished(workflow.metric_meter(), "refused")
-            return PodcastResult(podcast_id=input.podcast_id, status="FAILED", error=reason)
+            return PodcastResult(
+                podcast_id=input.podcast_id, status=PodcastStatus.FAILED, error=reason
+            )
 
-        await self._set("PROCESSING", ADMITTED, "Admitted")
+        await self._set(PodcastStatus.PROCESSING, ProgressBands.ADMITTED, "Admitted", admitted=True)
         pipeline = asyncio.create_task(self._produce(input))
         requested_by_temporal = False
         try:
@@ -150,46 +139,39 @@ class PodcastWorkflow:
         if not pipeline.done():
             pipeline.cancel()
             await workflow.wait([pipeline])
-            await self._clean_up("CANCELLED", "Cancelled", None)
+            await self._clean_up(PodcastStatus.CANCELLED, "Cancelled", None)
             metrics.count_finished(workflow.metric_meter(), "cancelled")
             if requested_by_temporal:
                 raise asyncio.CancelledError()
-            return PodcastResult(podcast_id=input.podcast_id, status="CANCELLED")
+            return PodcastResult(podcast_id=input.podcast_id, status=PodcastStatus.CANCELLED)
 
         try:
             return pipeline.result()
         except (ActivityError, ApplicationError) as err:
             message = failure_message(err)
-            await self._clean_up("FAILED", "Failed", message)
+            await self._clean_up(PodcastStatus.FAILED, "Failed", message)
             metrics.count_finished(workflow.metric_meter(), "failed")
             raise ApplicationError(
                 f"Podcast generation failed: {message}", type="PodcastFailed", non_retryable=True
             ) from err
 
     async def _produce(self, input: PodcastInput) -> PodcastResult:
-        await self._set("PROCESSING", SCRIPT_START, "Writing the script")
+        await self._set(PodcastStatus.PROCESSING, ProgressBands.SCRIPT_START, "Writing the script")
         script: Script = await workflow.execute_activity_method(
             ScriptActivities.write_script,
-            ScriptRequest(
-                podcast_id=input.podcast_id,
-                note_content=input.note_content,
-                duration=input.duration,
-                title=input.title,
-                language=input.language,
-                instructions=input.instructions,
-            ),
+            ScriptRequest(podcast_id=input.podcast_id, spec=input.spec),
             # An LLM may condense long notes and revise a draft: minutes, with heartbeats.
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(seconds=30),
             retry_policy=WORK,
         )
         self._progress = self._progress.model_copy(
-            update={"progress": SCRIPT_DONE, "current_step": "Script written"}
+            update={"progress": ProgressBands.SCRIPT_DONE, "current_step": "Script written"}
         )
 
         speech = await self._synthesize(input, script)
 
-        await self._set("PROCESSING", COMBINE_START, "Combining audio")
+        await self._set(PodcastStatus.PROCESSING, ProgressBands.COMBINE_START, "Combining audio")
         combined = await workflow.execute_activity_method(
             AudioActivities.combine_audio,
             CombineRequest(
@@ -205,7 +187,7 @@ class PodcastWorkflow:
             retry_policy=WORK,
         )
 
-        await self._set("PROCESSING", UPLOAD_START, "Uploading audio")
+        await self._set(PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio")
         published = await workflow.execute_activity_method(
             StorageActivities.upload_audio,
             PublishRequest(
@@ -217,7 +199,7 @@ class PodcastWorkflow:
             retry_policy=WORK,
         )
 
-        await self._set("PROCESSING", USAGE_START, "Recording usage")
+        await self._set(PodcastStatus.PROCESSING, ProgressBands.USAGE_START, "Recording usage")
         await workflow.execute_activity_method(
             UsageActivities.record_usage,
             UsageRequest(podcast_id=input.podcast_id, seconds=combined.duration_seconds),
@@ -226,19 +208,14 @@ class PodcastWorkflow:
         )
 
         transcript = [
-            TranscriptLine(
-                speaker=line.speaker,
-                text=line.text,
-                start_seconds=timing.start_seconds,
-                end_seconds=timing.end_seconds,
-            )
+            TranscriptLine(**timing.model_dump(), text=line.text)
             for line, timing in zip(script.lines, combined.timings, strict=True)
         ]
         await self._set(
-            "COMPLETED",
-            100,
+            PodcastStatus.COMPLETED,
+            ProgressBands.DONE,
             "Completed",
-            title=input.title or script.title,
+            title=input.spec.title or script.title,
             audio_key=published.audio_key,
             audio_duration=combined.duration_seconds,
             audio_size_bytes=published.size_bytes,
@@ -248,7 +225,7 @@ class PodcastWorkflow:
         metrics.record_audio(workflow.metric_meter(), combined.duration_seconds)
         return PodcastResult(
             podcast_id=input.podcast_id,
-            status="COMPLETED",
+            status=PodcastStatus.COMPLETED,
             audio_key=published.audio_key,
             audio_duration=combined.duration_seconds,
         )
@@ -260,17 +237,21 @@ class PodcastWorkflow:
         hold the provider's concurrency cap across every podcast.
         """
         total = len(script.lines)
-        await self._set("PROCESSING", SPEECH_START, "Synthesising speech", lines_total=total)
+        await self._set(
+            PodcastStatus.PROCESSING,
+            ProgressBands.SPEECH_START,
+            "Synthesising speech",
+            lines_total=total,
+        )
         limit = asyncio.Semaphore(input.speech_concurrency)
         done = 0
         queue = workflow.info().task_queue
         if workflow.patched(SPEECH_QUEUE_PATCH):
-            queue = speech_task_queue(queue, input.tts_provider)
+            queue = speech_task_queue(queue, input.spec.tts_provider)
 
         async def speak(index: int) -> SpeechResult:
             nonlocal done
             line = script.lines[index]
-            voice = input.host_voice if line.speaker == "host" else input.guest_voice
             async with limit:
                 result = await workflow.execute_activity_method(
                     SpeechActivities.synthesize_line,
@@ -279,8 +260,8 @@ class PodcastWorkflow:
                         index=index,
                         speaker=line.speaker,
                         text=line.text,
-                        voice=voice,
-                        provider=input.tts_provider,
+                        voice=input.spec.voice_of(line.speaker),
+                        provider=input.spec.tts_provider,
                     ),
                     task_queue=queue,
                     start_to_close_timeout=timedelta(minutes=2),
@@ -295,7 +276,7 @@ class PodcastWorkflow:
             done += 1
             self._progress = self._progress.model_copy(
                 update={
-                    "progress": speech_progress(done, total),
+                    "progress": ProgressBands.speech(done, total),
                     "lines_done": done,
                     "current_step": f"Synthesising speech ({done}/{total} lines)",
                 }
@@ -320,12 +301,13 @@ class PodcastWorkflow:
 
     async def _set(
         self,
-        status: WorkflowStatus,
+        status: PodcastStatus,
         progress: int,
         step: str,
         *,
         error: str | None = None,
         lines_total: int | None = None,
+        admitted: bool = False,
         **fields: object,
     ) -> None:
         """Mirror the state into Postgres, then show it to the `progress` query.
@@ -341,6 +323,7 @@ class PodcastWorkflow:
                 progress=progress,
                 current_step=step,
                 error=error,
+                admitted=admitted,
                 **fields,  # type: ignore[arg-type]
             ),
             start_to_close_timeout=timedelta(seconds=30),
@@ -356,7 +339,7 @@ class PodcastWorkflow:
         )
         workflow.set_current_details(f"{status}: {step} ({progress}%)")
 
-    async def _clean_up(self, status: WorkflowStatus, step: str, error: str | None) -> None:
+    async def _clean_up(self, status: PodcastStatus, step: str, error: str | None) -> None:
         """Compensate a run that will not complete: audio removed, reservation returned."""
         request = CleanupRequest(podcast_id=self._input.podcast_id)
         await workflow.execute_activity_method(

@@ -1,17 +1,25 @@
-"""Data exchanged by PodcastWorkflow, its activities and its callers (pydantic models).
+"""The workflow contract: PodcastWorkflow's names and the data it exchanges with its
+callers and its activities (pydantic models).
 
+Declared once here; the workflow's decorators, the worker and the API all use these names.
 Small values only: audio moves through storage, referenced here by storage key.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from podnex.script.types import Duration, Script, ScriptLine, Speaker
+from podnex.script.types import Script, ScriptLine
+from podnex.spec import LineTiming, PodcastSpec, RunState, TranscriptLine, nest_spec
+from podnex.vocabulary import PodcastStatus, Speaker
 
 __all__ = [
+    "ADMIT_UPDATE",
+    "CANCEL_SIGNAL",
+    "PROGRESS_QUERY",
+    "WORKFLOW_TYPE",
     "Admission",
     "CleanupRequest",
     "CombineRequest",
@@ -20,7 +28,9 @@ __all__ = [
     "LineTiming",
     "PodcastInput",
     "PodcastResult",
+    "PodcastSpec",
     "Progress",
+    "ProgressBands",
     "PublishRequest",
     "PublishResult",
     "Script",
@@ -32,24 +42,62 @@ __all__ = [
     "StatusUpdate",
     "TranscriptLine",
     "UsageRequest",
-    "WorkflowStatus",
+    "speech_task_queue",
+    "workflow_id_for",
 ]
 
-WorkflowStatus = Literal["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+# -- names (the wire names never change: running and recorded workflows use them) --------
+
+WORKFLOW_TYPE = "PodcastWorkflow"
+ADMIT_UPDATE = "admit"
+"""Update answered once the limit check has run: the API waits on it to reply 201 or 403."""
+PROGRESS_QUERY = "progress"
+CANCEL_SIGNAL = "cancel"
+
+
+def workflow_id_for(podcast_id: str) -> str:
+    """The one workflow id of a podcast: every run of it (retries included) uses it."""
+    return f"podcast-{podcast_id}"
+
+
+def speech_task_queue(task_queue: str, provider: str) -> str:
+    """The task queue serving speech for ``provider``: `<task queue>-speech-<provider>`.
+
+    Each provider's queue is served by workers capped at that provider's concurrency (and
+    rate), so a long podcast cannot trip the provider's rate limit.
+    """
+    return f"{task_queue}-speech-{provider}"
+
+
+class ProgressBands:
+    """Progress figures as clients of the original service expect them (percent)."""
+
+    ADMITTED = 5
+    SCRIPT_START, SCRIPT_DONE = 10, 25
+    SPEECH_START, SPEECH_DONE = 30, 70
+    COMBINE_START = 75
+    UPLOAD_START = 90
+    USAGE_START = 95
+    DONE = 100
+
+    @classmethod
+    def speech(cls, done: int, total: int) -> int:
+        """Speech progress in proportion to the lines done."""
+        if total <= 0:
+            return cls.SPEECH_START
+        return cls.SPEECH_START + (cls.SPEECH_DONE - cls.SPEECH_START) * done // total
+
+
+# -- data -----------------------------------------------------------------------------------
 
 
 class PodcastInput(BaseModel):
     podcast_id: str
     user_id: str
-    note_content: str
-    title: str | None = None
-    duration: Duration = "SHORT"
-    host_voice: str
-    guest_voice: str
-    tts_provider: str
+    spec: PodcastSpec
     speech_concurrency: int = Field(default=8, ge=1, le=64)
-    language: str | None = None
-    instructions: str | None = None
+
+    _accept_flat_spec = model_validator(mode="before")(nest_spec)
 
 
 class Admission(BaseModel):
@@ -66,7 +114,7 @@ class Admission(BaseModel):
 class Progress(BaseModel):
     """What the `progress` query answers."""
 
-    status: WorkflowStatus
+    status: PodcastStatus
     progress: int = Field(ge=0, le=100)
     current_step: str
     lines_done: int = 0
@@ -76,7 +124,7 @@ class Progress(BaseModel):
 
 class PodcastResult(BaseModel):
     podcast_id: str
-    status: WorkflowStatus
+    status: PodcastStatus
     audio_key: str | None = None
     audio_duration: float | None = None
     error: str | None = None
@@ -86,28 +134,29 @@ class LimitRequest(BaseModel):
     podcast_id: str
 
 
-class StatusUpdate(BaseModel):
+class StatusUpdate(RunState):
     """A mirror of the run's state into the podcast's row."""
 
     podcast_id: str
-    status: WorkflowStatus
-    progress: int = Field(ge=0, le=100)
-    current_step: str
-    error: str | None = None
-    title: str | None = None
-    audio_key: str | None = None
-    audio_duration: float | None = None
-    audio_size_bytes: int | None = None
-    transcript: list[TranscriptLine] | None = None
+
+
+LEGACY_SCRIPT_VOICES = {"host_voice": "host", "guest_voice": "guest", "tts_provider": "espeak"}
 
 
 class ScriptRequest(BaseModel):
     podcast_id: str
-    note_content: str
-    duration: Duration
-    title: str | None = None
-    language: str | None = None
-    instructions: str | None = None
+    spec: PodcastSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_flat_spec(cls, data: Any) -> Any:
+        """Script requests scheduled before the spec was nested carried the notes and
+        options at the top and no voices, which writing a script does not need: those
+        decode with the default voices and engine."""
+        data = nest_spec(data)
+        if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+            data["spec"] = {**LEGACY_SCRIPT_VOICES, **data["spec"]}
+        return data
 
 
 class SpeechRequest(BaseModel):
@@ -135,13 +184,6 @@ class CombineRequest(BaseModel):
     segments: list[SegmentRef]
 
 
-class LineTiming(BaseModel):
-    index: int
-    speaker: Speaker
-    start_seconds: float
-    end_seconds: float
-
-
 class CombineResult(BaseModel):
     key: str
     duration_seconds: float
@@ -167,13 +209,3 @@ class UsageRequest(BaseModel):
 
 class CleanupRequest(BaseModel):
     podcast_id: str
-
-
-class TranscriptLine(BaseModel):
-    speaker: Speaker
-    text: str
-    start_seconds: float
-    end_seconds: float
-
-
-StatusUpdate.model_rebuild()

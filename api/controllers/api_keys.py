@@ -8,7 +8,6 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.controllers.podcasts import state_of
 from api.errors import ApiError
 from api.openapi import error_responses
 from api.schemas import (
@@ -18,6 +17,7 @@ from api.schemas import (
     Envelope,
     MessageEnvelope,
 )
+from api.state import state_of
 from podnex import accounts
 from podnex.models import User
 

@@ -1,8 +1,8 @@
-"""/api/v1/files/{key}: audio from local storage through signed, expiring links."""
+"""/api/v1/files/{key}: stored audio through signed, expiring links (for storage that has no
+links of its own: see `podnex.storage.download_link`)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.errors import ApiError
 from api.openapi import error_responses
+from api.paths import FILES_PATH
 from api.ranges import RangeNotSatisfiable, parse_range
 from api.state import AppState
 from podnex.storage import ObjectNotFound
@@ -19,14 +20,8 @@ from podnex.storage.base import StorageError
 from podnex.storage.signing import verify
 
 
-def _read_slice(path: Any, start: int, length: int) -> bytes:
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        return handle.read(length)
-
-
 class FileController(Controller):
-    path = "/api/v1/files"
+    path = FILES_PATH
     tags = ["files"]
 
     @get(
@@ -52,7 +47,7 @@ class FileController(Controller):
                 429,
                 descriptions={
                     403: "Link invalid or expired",
-                    404: "No such audio (or storage that serves no files through the API)",
+                    404: "No such audio",
                     429: "Too many requests from this address; `Retry-After` says when to retry",
                 },
             ),
@@ -69,9 +64,6 @@ class FileController(Controller):
         key = key.lstrip("/")
         if not verify(state.secret_key, key, expires, signature, time.time()):
             raise ApiError(403, "Link invalid or expired", code="LINK_INVALID")
-        local = getattr(state.storage, "path_for", None)
-        if local is None:
-            raise ApiError(404, "Not found")
         try:
             stored = await state.storage.stat(key)
         except (ObjectNotFound, StorageError) as exc:
@@ -94,5 +86,8 @@ class FileController(Controller):
         else:
             (start, end), status = wanted, 206
             headers["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
-        body = await asyncio.to_thread(_read_slice, local(key), start, end - start + 1)
+        try:
+            body = await state.storage.read_range(key, start, end - start + 1)
+        except (ObjectNotFound, StorageError) as exc:
+            raise ApiError(404, "Not found") from exc
         return Response(body, status_code=status, media_type=stored.content_type, headers=headers)

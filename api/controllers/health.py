@@ -13,10 +13,11 @@ from litestar import Request, Response, get
 from sqlalchemy import text
 
 from api.errors import ApiError
+from api.metrics import render_latest
 from api.openapi import error_responses
+from api.paths import HEALTH_PATH, METRICS_PATH, READY_PATH
 from api.schemas import ReadyOut
 from api.state import AppState
-from podnex.metrics import METRICS_PATH, render_latest
 
 log = structlog.get_logger("podnex.api")
 
@@ -24,7 +25,7 @@ CHECK_TIMEOUT_SECONDS = 2.0
 """How long each readiness check may take before it counts as failed."""
 
 
-@get("/api/health", operation_id="health", summary="Liveness", tags=["health"])
+@get(HEALTH_PATH, operation_id="health", summary="Liveness", tags=["health"])
 async def health() -> dict[str, Any]:
     return {
         "success": True,
@@ -39,11 +40,7 @@ async def _database_answers(state: AppState) -> None:
 
 
 async def _temporal_answers(state: AppState) -> None:
-    client = await state.temporal.client()
-    healthy = await client.service_client.check_health(
-        timeout=timedelta(seconds=CHECK_TIMEOUT_SECONDS)
-    )
-    if not healthy:
+    if not await state.runs.healthy(timedelta(seconds=CHECK_TIMEOUT_SECONDS)):
         raise RuntimeError("Temporal reported itself not serving")
 
 
@@ -62,7 +59,7 @@ async def _run_check(name: str, check: Callable[[], Awaitable[None]]) -> str:
 
 
 @get(
-    "/api/ready",
+    READY_PATH,
     operation_id="ready",
     summary="Readiness",
     description=f"200 when Postgres answers `SELECT 1` and Temporal answers a health check, "
@@ -86,6 +83,6 @@ async def ready(request: Request[Any, Any, Any]) -> ReadyOut:
 
 @get(METRICS_PATH, include_in_schema=False, sync_to_thread=False)
 def metrics() -> Response[bytes]:
-    """This API process's metrics in Prometheus' text format (see `podnex.metrics`)."""
+    """This API process's metrics in Prometheus' text format (see `api.metrics`)."""
     body, content_type = render_latest()
     return Response(content=body, media_type=content_type)

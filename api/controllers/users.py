@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Controller, Request, get, patch
 from litestar.params import JSONBody
 
-from api.controllers.podcasts import state_of
 from api.errors import ApiError
 from api.openapi import error_responses
 from api.schemas import (
@@ -21,6 +20,7 @@ from api.schemas import (
     UsageOut,
     UsageSubscription,
 )
+from api.state import state_of
 from podnex import accounts
 from podnex.accounts import SubscriptionView
 from podnex.models import User
@@ -82,8 +82,8 @@ class UserController(Controller):
             data=SubscriptionOut(
                 id=str(view.id),
                 user_id=str(view.user_id),
-                plan=view.plan.value,
-                status=view.status.value,
+                plan=view.plan,
+                status=view.status,
                 current_podcast_count=view.podcasts_used,
                 current_minutes_used=view.minutes_used,
                 monthly_podcast_limit=view.limits.podcasts,
@@ -114,8 +114,8 @@ class UserController(Controller):
                     reset_date=view.period_end,
                 ),
                 subscription=UsageSubscription(
-                    plan=view.plan.value,
-                    status=view.status.value,
+                    plan=view.plan,
+                    status=view.status,
                     current_period_start=view.period_start,
                     current_period_end=view.period_end,
                 ),

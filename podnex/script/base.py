@@ -1,16 +1,17 @@
 """What every script writer offers: the request it takes, its errors and the protocol.
 
-Writers are chosen by SCRIPT_WRITER (`create_writer`): the offline writer (no network,
-the embedded default) or an LLM behind an OpenAI-compatible chat completions API.
+Writers are declared in `podnex.providers.SCRIPT_WRITERS` and chosen by SCRIPT_WRITER:
+the offline writer (no network, the embedded default) or an LLM behind an
+OpenAI-compatible chat completions API.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from podnex.script.types import Duration, Script
-from podnex.settings import Settings
+from podnex.spec import PodcastSpec
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,19 @@ class WriteRequest:
     title: str | None = None
     language: str | None = None
     instructions: str | None = None
+    words_per_minute: float | None = None
+    """The speech engine's speaking rate, for writers that aim at minutes of audio."""
+
+    @classmethod
+    def from_spec(cls, spec: PodcastSpec, *, words_per_minute: float | None) -> WriteRequest:
+        """What a writer gets of a podcast's spec: the notes, and every field of the same
+        name (so an option the writer should see is a field here and in the spec)."""
+        shared = {field.name for field in fields(cls)} & spec.model_fields.keys()
+        return cls(
+            notes=spec.note_content,
+            words_per_minute=words_per_minute,
+            **{name: getattr(spec, name) for name in shared},
+        )
 
 
 class ScriptError(Exception):
@@ -61,20 +75,3 @@ class ScriptWriter(Protocol):
     async def write(self, request: WriteRequest) -> Script:
         """Write the script; raises :class:`ScriptError` when it cannot."""
         ...
-
-
-def create_writer(settings: Settings) -> ScriptWriter:
-    """The writer chosen by SCRIPT_WRITER."""
-    if settings.script_writer == "openai":
-        from podnex.openai_api import openai_client
-        from podnex.script.llm import LlmScriptWriter
-
-        return LlmScriptWriter(
-            openai_client(settings),
-            model=settings.openai_script_model,
-            chunk_chars=settings.openai_script_chunk_chars,
-            max_attempts=settings.openai_script_max_attempts,
-        )
-    from podnex.script.offline import AsyncOfflineWriter
-
-    return AsyncOfflineWriter()

@@ -36,7 +36,7 @@ from podnex.script.notes import ParsedNotes, Section, clean_text, parse_document
 from podnex.script.types import Duration, Script, ScriptLine, Speaker
 
 WORDS_PER_MINUTE = 150
-TARGET_WORDS: dict[Duration, int] = {"SHORT": 750, "LONG": 2250}
+TARGET_WORDS: dict[Duration, int] = {Duration.SHORT: 750, Duration.LONG: 2250}
 
 #: Words a guest answer packs before a new line starts (a single sentence may be longer).
 _ANSWER_WORDS = 70

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
-Speaker = Literal["host", "guest"]
-Duration = Literal["SHORT", "LONG"]
+from podnex.vocabulary import PodcastDuration, Speaker
+
+Duration = PodcastDuration
+"""The writers' name for a podcast's length (the vocabulary's `PodcastDuration`)."""
+
+__all__ = ["Duration", "Script", "ScriptLine", "Speaker"]
 
 
 class ScriptLine(BaseModel):

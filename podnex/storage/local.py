@@ -57,6 +57,17 @@ class LocalStorage:
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
 
+    def _read_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with self.path_for(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        return await asyncio.to_thread(self._read_range, key, start, length)
+
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path_for(key).is_file)
 

@@ -113,6 +113,13 @@ class S3Storage:
         """The object's bytes; :class:`ObjectNotFound` when there is none."""
         return await asyncio.to_thread(self._get, validate_key(key))
 
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` (a ranged GET); empty when ``length`` is 0."""
+        if length <= 0:
+            return b""
+        byte_range = f"bytes={start}-{start + length - 1}"
+        return await asyncio.to_thread(self._get, validate_key(key), byte_range)
+
     async def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
         try:
@@ -177,8 +184,9 @@ class S3Storage:
             raise StorageError(f"S3 {operation} {key!r} failed: {exc}") from exc
         return result
 
-    def _get(self, key: str) -> bytes:
-        response = self._blocking("get_object", Bucket=self.bucket, Key=key)
+    def _get(self, key: str, byte_range: str | None = None) -> bytes:
+        params = {"Range": byte_range} if byte_range else {}
+        response = self._blocking("get_object", Bucket=self.bucket, Key=key, **params)
         body = response["Body"]
         try:
             data: bytes = body.read()

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 
-from api.runs import run_input_for, start_podcast_run
+from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
 from podnex.storage.keys import audio_key, work_prefix

@@ -5,8 +5,10 @@ from __future__ import annotations
 from podnex.db import Database
 from podnex.models import Podcast, PodcastDuration
 from podnex.podcasts import NewPodcast, create_podcast
+from podnex.spec import PodcastSpec
 from tests.conftest import ApiUser
 from tests.integration.notes import NOTES
+from workflows.types import workflow_id_for
 
 
 async def stored_podcast(db: Database, owner: ApiUser, title: str | None = None) -> Podcast:
@@ -16,12 +18,14 @@ async def stored_podcast(db: Database, owner: ApiUser, title: str | None = None)
             session,
             owner.id,
             NewPodcast(
-                note_content=NOTES,
-                duration=PodcastDuration.SHORT,
-                title=title,
-                note_id=None,
-                host_voice="host",
-                guest_voice="guest",
-                tts_provider="espeak",
+                spec=PodcastSpec(
+                    note_content=NOTES,
+                    duration=PodcastDuration.SHORT,
+                    title=title,
+                    host_voice="host",
+                    guest_voice="guest",
+                    tts_provider="espeak",
+                )
             ),
+            workflow_id_for=workflow_id_for,
         )

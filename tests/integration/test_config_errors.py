@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from podnex.embedded import free_port
-from podnex.settings import PROJECT_ROOT, Settings
+from podnex.settings import PROJECT_ROOT, SETTING_VARIABLES
 
 PYTHON = sys.executable
 
 
 def clean_environment(**variables: str) -> dict[str, str]:
     """This process's environment without any podnex setting, plus `variables`."""
-    settings = {name.upper() for name in Settings.model_fields}
+    settings = set(SETTING_VARIABLES)
     env = {key: value for key, value in os.environ.items() if key.upper() not in settings}
     env.update(variables)
     return env

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from podnex.script.base import ScriptError, WriteRequest, create_writer
+from podnex.providers import create_writer
+from podnex.script.base import ScriptError, WriteRequest
 from podnex.script.llm import LlmScriptWriter, word_budget
 from podnex.script.offline import TARGET_WORDS
 from podnex.script.types import Duration

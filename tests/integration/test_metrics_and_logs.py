@@ -35,7 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from podnex.db import Database
 from podnex.embedded import free_port
-from podnex.settings import PROJECT_ROOT, Settings
+from podnex.settings import PROJECT_ROOT, SETTING_VARIABLES, Settings
 from tests.conftest import make_user
 from tests.integration.notes import NOTES
 
@@ -63,7 +63,7 @@ class Stack:
 
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:
-    names = {name.upper() for name in Settings.model_fields}
+    names = set(SETTING_VARIABLES)
     env = {key: value for key, value in os.environ.items() if key.upper() not in names}
     assert settings.database_url is not None
     env.update(

@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 
 import worker as worker_module
-from api.runs import run_input_for, start_podcast_run
+from api.temporal_client import run_input_for, start_podcast_run
 from podnex import metrics
 from podnex.db import Database
 from podnex.models import Subscription

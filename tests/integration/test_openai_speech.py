@@ -14,9 +14,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.context import ActivityDeps
 from activities.speech import SpeechActivities
 from podnex.db import Database
+from podnex.providers import create_engines
 from podnex.script.offline import AsyncOfflineWriter
 from podnex.settings import Settings
-from podnex.speech import create_engines
 from podnex.speech.base import SpeechError
 from podnex.speech.espeak import ESPEAK_WORDS_PER_MINUTE
 from podnex.speech.openai_tts import SAMPLE_RATE, OpenAISpeechEngine

@@ -257,7 +257,7 @@ async def test_language_and_instructions_reach_the_run(
     assert podcast["instructions"] == "Keep it light and curious."
     history = await temporal_client.get_workflow_handle(podcast["workflowId"]).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
-    run_input = json.loads(started.input.payloads[0].data)
+    run_input = json.loads(started.input.payloads[0].data)["spec"]
     assert run_input["language"] == "en-GB"
     assert run_input["instructions"] == "Keep it light and curious."
     assert await wait_finished(api.client, user, podcast["id"]) == "COMPLETED"

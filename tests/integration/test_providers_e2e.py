@@ -20,12 +20,13 @@ from temporalio.client import Client, WorkflowFailureError
 
 import worker as worker_module
 from api.app import create_app
-from api.runs import run_input_for, start_podcast_run
+from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
 from podnex.podcasts import NewPodcast, create_podcast
 from podnex.script.llm import word_budget
 from podnex.settings import Settings
+from podnex.spec import PodcastSpec
 from podnex.storage import presigned_get_url
 from podnex.storage.keys import audio_key, work_prefix
 from tests.audio_analysis import decode_mp3
@@ -33,8 +34,7 @@ from tests.conftest import ApiUser, serve
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.fakes.seaweed import SeaweedS3
 from tests.integration.notes import NOTES
-from workflows.podcast import speech_task_queue
-from workflows.types import PodcastResult
+from workflows.types import PodcastResult, speech_task_queue, workflow_id_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -63,11 +63,15 @@ def provider_settings(settings: Settings, seaweed: SeaweedS3, fake: FakeOpenAI) 
             "s3_secret_access_key": SecretStr(seaweed.secret_key),
             "s3_addressing_style": "path",
             "script_writer": "openai",
-            "openai_api_key": SecretStr(API_KEY),
-            "openai_base_url": fake.base_url,
-            "openai_tts_format": "mp3",
+            "openai": settings.openai.model_copy(
+                update={
+                    "api_key": SecretStr(API_KEY),
+                    "base_url": fake.base_url,
+                    "tts_format": "mp3",
+                    "tts_max_concurrency": SPEECH_CAP,
+                }
+            ),
             "tts_providers": ["espeak", "openai"],
-            "openai_tts_max_concurrency": SPEECH_CAP,
             "speech_concurrency": 8,
         }
     )
@@ -92,14 +96,15 @@ async def new_podcast(db: Database, user: ApiUser, duration: PodcastDuration) ->
             session,
             user.id,
             NewPodcast(
-                note_content=NOTES,
-                duration=duration,
-                title=None,
-                note_id=None,
-                host_voice="host",
-                guest_voice="guest",
-                tts_provider="openai",
+                spec=PodcastSpec(
+                    note_content=NOTES,
+                    duration=duration,
+                    host_voice="host",
+                    guest_voice="guest",
+                    tts_provider="openai",
+                )
             ),
+            workflow_id_for=workflow_id_for,
         )
         await session.execute(
             update(Podcast)

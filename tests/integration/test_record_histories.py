@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
-from api.runs import run_input_for, start_podcast_run
+from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.settings import Settings
 from podnex.temporal import DATA_CONVERTER

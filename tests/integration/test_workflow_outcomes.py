@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from api.runs import run_input_for, start_podcast_run
+from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan

@@ -125,10 +125,13 @@ async def test_script_failures_count_by_writer_and_kind(tmp_path: Path) -> None:
     with pytest.raises(ApplicationError):
         await env.run(
             script.write_script,
-            ScriptRequest(
-                podcast_id="7f1c1d2e-0000-4000-8000-000000000003",
-                note_content="``` " + "x" * 200 + " ```",  # nothing but code: nothing to say
-                duration="SHORT",
+            ScriptRequest.model_validate(
+                {
+                    "podcast_id": "7f1c1d2e-0000-4000-8000-000000000003",
+                    # nothing but code: nothing to say
+                    "note_content": "``` " + "x" * 200 + " ```",
+                    "duration": "SHORT",
+                }
             ),
         )
     totals = counted(buffer)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from litestar import Litestar
 
-from podnex.settings import PROJECT_ROOT, Settings
+from podnex.settings import PROJECT_ROOT, SETTING_VARIABLES, Settings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -93,7 +93,7 @@ def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
 def test_every_podnex_variable_is_a_setting_and_the_values_are_valid(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    known = {name.upper() for name in Settings.model_fields}
+    known = set(SETTING_VARIABLES)
     for name in PODNEX_SERVICES:
         env = environment(compose["services"][name])
         unknown = set(env) - known

@@ -12,11 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from podnex.openai_api import describe_failure, retry_after_seconds
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
 from podnex.settings import Settings
 from podnex.speech.base import split_text
 from podnex.storage import signing
-from workflows.podcast import speech_task_queue
+from workflows.types import speech_task_queue
 
 # -- settings ---------------------------------------------------------------------------------
 
@@ -63,8 +64,8 @@ def test_speech_limits_per_provider() -> None:
         openai_tts_requests_per_second=2.5,
         espeak_max_concurrency=6,
     )
-    assert settings.speech_task_limits("openai") == (3, 2.5)
-    assert settings.speech_task_limits("espeak") == (6, None)
+    assert SPEECH_PROVIDERS["openai"].task_limits(settings) == (3, 2.5)
+    assert SPEECH_PROVIDERS["espeak"].task_limits(settings) == (6, None)
     assert speech_task_queue("podnex", "openai") == "podnex-speech-openai"
 
 

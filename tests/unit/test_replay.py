@@ -2,6 +2,8 @@
 
 A change that alters the commands a run issues, for runs already in flight, makes this
 fail: guard such changes with `workflow.patched` (README, "Changing the workflow").
+`flat-spec-*.json` were recorded before the podcast's spec was nested in the workflow input:
+they prove that runs started with the old payload shape still decode and replay.
 """
 
 from __future__ import annotations

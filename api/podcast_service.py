@@ -1,0 +1,326 @@
+"""The podcast use cases, each end to end: create (with idempotency), read, live status,
+download link, change, delete, cancel, retry and transcript.
+
+One `PodcastService` per request, for the authenticated user (provided to the controller by
+dependency injection). It owns the rules of the API's side (which provider and voices a
+request may choose, what an Idempotency-Key means, when a podcast may be cancelled or
+retried), changes podcasts only through `podnex.podcasts`, reaches Temporal only through
+`api.temporal_client`, and says what went wrong with `ApiError`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ApiError
+from api.paths import FILES_PATH
+from api.schemas import CreatePodcastRequest
+from api.state import AppState
+from api.temporal_client import RunAlreadyStarted, WorkflowServiceUnavailable
+from podnex import podcasts
+from podnex.models import Podcast, User
+from podnex.providers import parts_not_speaking
+from podnex.spec import PodcastSpec, TranscriptLine
+from podnex.storage import DownloadLink, delete_podcast_objects, download_link
+from podnex.vocabulary import RETRYABLE, PodcastStatus
+from workflows.types import Admission, Progress, workflow_id_for
+
+log = structlog.get_logger("podnex.api")
+
+CANCEL_WAIT = timedelta(seconds=5)
+NOT_FOUND = "Podcast not found"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A podcast whose run was started: ``admitted`` False when no worker answered the
+    admission in time (the run decides later); ``replayed`` when an Idempotency-Key
+    repeated an earlier request, whose podcast this is."""
+
+    podcast: Podcast
+    admitted: bool = True
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    """A podcast and its run's live progress (None: the stored record answers)."""
+
+    podcast: Podcast
+    live: Progress | None
+
+
+def request_fingerprint(body: CreatePodcastRequest) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validation_error(problems: list[dict[str, str]]) -> ApiError:
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return ApiError(400, f"Validation failed: {summary}", code="VALIDATION_ERROR", details=problems)
+
+
+def limit_refusal(admission: Admission) -> ApiError:
+    """The seed's 403 for a refused admission."""
+    return ApiError(
+        403,
+        "Subscription limit reached",
+        code="SUBSCRIPTION_LIMIT_REACHED",
+        details={
+            "reason": admission.reason,
+            "current": {
+                "podcasts": admission.current_podcasts,
+                "minutes": admission.current_minutes,
+            },
+            "limits": {"podcasts": admission.limit_podcasts, "minutes": admission.limit_minutes},
+        },
+    )
+
+
+class PodcastService:
+    """The podcast use cases of one user."""
+
+    def __init__(self, state: AppState, user: User) -> None:
+        self.state = state
+        self.user = user
+
+    # -- create -----------------------------------------------------------------------------
+
+    def spec_for(self, body: CreatePodcastRequest) -> PodcastSpec:
+        """What the request asks for, its choices checked against what this deployment
+        offers: the engine, its voices, and a language every chosen provider speaks."""
+        provider = body.tts_provider or self.state.settings.default_tts_provider
+        engine = self.state.engines.get(provider)
+        if engine is None:
+            known = ", ".join(sorted(self.state.engines))
+            raise ApiError(
+                400,
+                f"Validation failed: ttsProvider: unknown provider {provider!r}",
+                code="VALIDATION_ERROR",
+                details=[{"field": "ttsProvider", "message": f"must be one of: {known}"}],
+            )
+        voices = engine.voices()
+        problems = [
+            {
+                "field": field,
+                "message": f"unknown voice {voice!r}; valid: {', '.join(sorted(voices))}",
+            }
+            for field, voice in (("hostVoice", body.host_voice), ("guestVoice", body.guest_voice))
+            if voice not in voices
+        ]
+        if body.language:
+            limited = parts_not_speaking(self.state.settings, provider, body.language)
+            if limited:
+                problems.append(
+                    {
+                        "field": "language",
+                        "message": f"{body.language!r} is not available here: "
+                        f"{' and '.join(part.label for part in limited)} only work in English",
+                    }
+                )
+        if problems:
+            raise validation_error(problems)
+        return PodcastSpec.model_validate(
+            {**body.model_dump(exclude={"note_id"}), "tts_provider": provider}
+        )
+
+    async def create(self, body: CreatePodcastRequest, idempotency_key: str | None) -> Started:
+        """Store the podcast and start its run (or answer a repeated Idempotency-Key)."""
+        spec = self.spec_for(body)
+        fingerprint = request_fingerprint(body)
+        if idempotency_key is not None:
+            earlier = await self._by_idempotency_key(idempotency_key)
+            if earlier is not None:
+                return self._replay(earlier, fingerprint)
+        new = podcasts.NewPodcast(
+            spec=spec,
+            note_id=body.note_id,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint if idempotency_key else None,
+        )
+        try:
+            async with self.state.db.transaction() as session:
+                podcast = await podcasts.create_podcast(
+                    session, self.user.id, new, workflow_id_for=workflow_id_for
+                )
+        except IntegrityError:
+            # The same key raced in from a concurrent request, which won: answer as it did.
+            earlier = await self._by_idempotency_key(idempotency_key or "")
+            if idempotency_key is None or earlier is None:
+                raise
+            return self._replay(earlier, fingerprint)
+        admitted = await self._start_run(podcast)
+        return Started(await self._reload(podcast), admitted=admitted)
+
+    async def _by_idempotency_key(self, key: str) -> Podcast | None:
+        async with self.state.db.transaction() as session:
+            return await podcasts.find_by_idempotency_key(session, self.user.id, key)
+
+    def _replay(self, earlier: Podcast, fingerprint: str) -> Started:
+        """The answer to a repeated Idempotency-Key: the same podcast, or 422 for another
+        body."""
+        if earlier.request_fingerprint != fingerprint:
+            raise ApiError(
+                422,
+                "This Idempotency-Key was already used with a different request body",
+                code="IDEMPOTENCY_KEY_REUSED",
+            )
+        if earlier.deleted_at is not None:
+            raise ApiError(404, NOT_FOUND)
+        return Started(earlier, replayed=True)
+
+    async def _start_run(self, podcast: Podcast) -> bool:
+        """Start the podcast's run and wait for admission.
+
+        True when admitted, False when no worker answered in time. Raises the seed's 403
+        when refused and 503 (marking the podcast FAILED) when Temporal cannot be reached.
+        """
+        try:
+            admission = await self.state.runs.start(podcast)
+        except RunAlreadyStarted as exc:
+            raise ApiError(409, "The podcast is already being made", code="CONFLICT") from exc
+        except WorkflowServiceUnavailable as exc:
+            async with self.state.db.transaction() as session:
+                await podcasts.mark_not_started(
+                    session,
+                    podcast.id,
+                    "Could not start: the workflow service is unavailable",
+                )
+            raise ApiError(
+                503,
+                "The workflow service is unavailable; the podcast was not started. "
+                "Try again shortly.",
+            ) from exc
+        if admission is None:
+            log.warning("admission not answered in time", podcast_id=str(podcast.id))
+            return False
+        if not admission.admitted:
+            raise limit_refusal(admission)
+        return True
+
+    # -- read -------------------------------------------------------------------------------
+
+    async def get(self, podcast_id: str) -> Podcast:
+        """The caller's podcast, or the 404 that a missing, deleted or foreign one gets."""
+        async with self.state.db.transaction() as session:
+            return await self._owned(session, podcast_id)
+
+    async def list_podcasts(
+        self,
+        *,
+        page: int,
+        limit: int,
+        status: PodcastStatus | None,
+        sort: Literal["createdAt", "updatedAt"],
+        order: Literal["asc", "desc"],
+    ) -> tuple[list[Podcast], int]:
+        async with self.state.db.transaction() as session:
+            return await podcasts.list_for_user(
+                session, self.user.id, page=page, limit=limit, status=status, sort=sort, order=order
+            )
+
+    async def status(self, podcast_id: str) -> Status:
+        """The podcast with its run's live progress while it is being made."""
+        podcast = await self.get(podcast_id)
+        live = None
+        if not podcast.status.finished and podcast.workflow_id:
+            live = await self.state.runs.progress(podcast.workflow_id)
+        return Status(podcast, live)
+
+    async def download(self, podcast_id: str, base_url: str) -> tuple[Podcast, DownloadLink]:
+        """An expiring link to the podcast's audio (404 until it is COMPLETED)."""
+        podcast = await self.get(podcast_id)
+        if podcast.status is not PodcastStatus.COMPLETED or not podcast.audio_key:
+            raise ApiError(404, "Audio not available yet", code="AUDIO_NOT_READY")
+        settings = self.state.settings
+        base = (settings.public_base_url or base_url).rstrip("/")
+        link = download_link(
+            self.state.storage,
+            podcast.audio_key,
+            ttl_seconds=settings.download_url_ttl_seconds,
+            now=time.time(),
+            secret_key=self.state.secret_key,
+            files_url=f"{base}{FILES_PATH}",
+        )
+        return podcast, link
+
+    async def transcript(self, podcast_id: str) -> tuple[Podcast, list[TranscriptLine]]:
+        """The finished episode's lines with their times (404 until it is COMPLETED)."""
+        podcast = await self.get(podcast_id)
+        if podcast.status is not PodcastStatus.COMPLETED or not podcast.transcript:
+            raise ApiError(404, "Transcript not available yet", code="TRANSCRIPT_NOT_READY")
+        return podcast, podcasts.transcript_of(podcast)
+
+    # -- change -----------------------------------------------------------------------------
+
+    async def update(
+        self, podcast_id: str, *, title: str | None, note_content: str | None
+    ) -> Podcast:
+        async with self.state.db.transaction() as session:
+            podcast = await self._owned(session, podcast_id, for_update=True)
+            try:
+                podcasts.update_details(podcast, title=title, note_content=note_content)
+            except podcasts.PodcastBusy as exc:
+                raise ApiError(409, str(exc), code="PODCAST_PROCESSING") from exc
+        return await self._reload(podcast)
+
+    async def delete(self, podcast_id: str) -> None:
+        """Soft delete: gone from every route, a run in progress cancelled, audio removed."""
+        async with self.state.db.transaction() as session:
+            podcast = await self._owned(session, podcast_id, for_update=True)
+            podcasts.soft_delete(podcast, datetime.now(UTC))
+            running = not podcast.status.finished
+        if running and podcast.workflow_id:
+            await self.state.runs.request_cancel(podcast.workflow_id)
+        await delete_podcast_objects(self.state.storage, str(podcast.id))
+
+    async def cancel(self, podcast_id: str) -> Podcast:
+        """Signal the run to cancel and wait briefly for it: the podcast as it is then."""
+        podcast = await self.get(podcast_id)
+        if podcast.status.finished:
+            raise ApiError(
+                409, f"Podcast already {podcast.status.value.lower()}", code="PODCAST_FINISHED"
+            )
+        try:
+            await self.state.runs.cancel(podcast.workflow_id or "", CANCEL_WAIT)
+        except WorkflowServiceUnavailable as exc:
+            raise ApiError(503, "The workflow service is unavailable") from exc
+        return await self._reload(podcast)
+
+    async def retry(self, podcast_id: str) -> Started:
+        """A new run of a FAILED or CANCELLED podcast; the plan's limits are checked again."""
+        async with self.state.db.transaction() as session:
+            podcast = await self._owned(session, podcast_id, for_update=True)
+            if podcast.status not in RETRYABLE:
+                raise ApiError(400, "Can only retry failed podcasts", code="NOT_RETRYABLE")
+            podcasts.reset_for_retry(podcast)
+        admitted = await self._start_run(podcast)
+        async with self.state.db.transaction() as session:
+            await podcasts.count_retry(session, podcast.id)
+        return Started(await self._reload(podcast), admitted=admitted)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    async def _owned(
+        self, session: AsyncSession, podcast_id: str, *, for_update: bool = False
+    ) -> Podcast:
+        podcast = await podcasts.get_for_user(
+            session, self.user.id, podcast_id, for_update=for_update
+        )
+        if podcast is None:
+            raise ApiError(404, NOT_FOUND)
+        return podcast
+
+    async def _reload(self, podcast: Podcast) -> Podcast:
+        async with self.state.db.transaction() as session:
+            fresh = await session.get(Podcast, podcast.id)
+        return fresh or podcast

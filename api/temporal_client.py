@@ -1,0 +1,215 @@
+"""Every call the API makes to Temporal, and what its failures mean.
+
+The only module of `api/` that imports the Temporal client: starting a podcast's run with
+update-with-start and waiting for its admission, the progress query, the cancel signal,
+Temporal's own cancel request and the health check. Failures come out as the exceptions
+below, which the podcast service maps to answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from podnex import podcasts
+from podnex.models import Podcast
+from podnex.settings import Settings
+from podnex.temporal import PODCAST_ID, USER_ID, connect
+from workflows.types import (
+    ADMIT_UPDATE,
+    CANCEL_SIGNAL,
+    PROGRESS_QUERY,
+    WORKFLOW_TYPE,
+    Admission,
+    PodcastInput,
+    Progress,
+    workflow_id_for,
+)
+
+log = structlog.get_logger("podnex.api")
+
+DEFAULT_ADMISSION_TIMEOUT = timedelta(seconds=20)
+DESCRIBE_TIMEOUT = timedelta(seconds=5)
+PROGRESS_QUERY_TIMEOUT = timedelta(seconds=2)
+_TIMED_OUT = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+
+UNAVAILABLE_CODES = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNKNOWN,
+}
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, OSError, TimeoutError)
+
+
+class RunAlreadyStarted(Exception):
+    """The podcast's workflow is already running."""
+
+
+class WorkflowServiceUnavailable(Exception):
+    """Temporal could not be reached (or did not answer in time)."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means Temporal could not be reached."""
+    if isinstance(error, RPCError):
+        return error.status in UNAVAILABLE_CODES
+    return isinstance(error, CONNECTION_ERRORS)
+
+
+def run_input_for(podcast: Podcast, *, speech_concurrency: int) -> PodcastInput:
+    """The workflow input for a stored podcast."""
+    return PodcastInput(
+        podcast_id=str(podcast.id),
+        user_id=str(podcast.user_id),
+        spec=podcasts.spec_of(podcast),
+        speech_concurrency=speech_concurrency,
+    )
+
+
+async def start_podcast_run(
+    client: Client,
+    task_queue: str,
+    run_input: PodcastInput,
+    *,
+    summary: str,
+    admission_timeout: timedelta = DEFAULT_ADMISSION_TIMEOUT,
+) -> tuple[Admission | None, WorkflowHandle[Any, Any]]:
+    """Start `podcast-<id>` and wait for the limit check's answer.
+
+    Returns (None, handle) when no worker answered within `admission_timeout`: the run is
+    started and will be admitted or refused when a worker picks it up.
+    """
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        WORKFLOW_TYPE,
+        run_input,
+        id=workflow_id_for(run_input.podcast_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PODCAST_ID, run_input.podcast_id),
+                SearchAttributePair(USER_ID, run_input.user_id),
+            ]
+        ),
+        static_summary=summary,
+        result_type=None,
+    )
+    try:
+        admission = await client.execute_update_with_start_workflow(
+            ADMIT_UPDATE,
+            start_workflow_operation=start,
+            result_type=Admission,
+            rpc_timeout=admission_timeout,
+        )
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+        if isinstance(exc, RPCError) and exc.status not in _TIMED_OUT:
+            raise
+        # The wait timed out. If the run was started it is admitted or refused later, by
+        # whichever worker picks it up; if it was not, the caller sees the original error.
+        handle = client.get_workflow_handle(workflow_id_for(run_input.podcast_id))
+        try:
+            await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
+        except RPCError:
+            raise exc from None
+        return None, handle
+    return admission, await start.workflow_handle()
+
+
+@dataclass
+class PodcastRuns:
+    """The API's Temporal client: connects on first use and again after a failure, so the
+    API starts without Temporal."""
+
+    settings: Settings
+    _client: Client | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def client(self) -> Client:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client = await connect(self.settings)
+        return self._client
+
+    async def healthy(self, within: timedelta) -> bool:
+        """Whether Temporal answers its health check."""
+        client = await self.client()
+        return await client.service_client.check_health(timeout=within)
+
+    async def start(self, podcast: Podcast) -> Admission | None:
+        """Start the podcast's run and wait for admission: None when no worker answered in
+        time (the run decides later).
+
+        Raises :class:`RunAlreadyStarted` or :class:`WorkflowServiceUnavailable`.
+        """
+        run_input = run_input_for(podcast, speech_concurrency=self.settings.speech_concurrency)
+        try:
+            client = await self.client()
+            admission, _ = await start_podcast_run(
+                client,
+                self.settings.temporal_task_queue,
+                run_input,
+                summary=f"Podcast {podcast.title or podcast.id} ({podcast.duration.value})",
+            )
+        except WorkflowAlreadyStartedError as exc:
+            raise RunAlreadyStarted(str(exc)) from exc
+        except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
+            if not is_unavailable(exc):
+                raise
+            log.error("temporal unavailable", podcast_id=str(podcast.id), error=str(exc))
+            raise WorkflowServiceUnavailable(str(exc)) from exc
+        return admission
+
+    async def progress(self, workflow_id: str) -> Progress | None:
+        """The run's live progress, or None when it cannot answer (closed, no worker)."""
+        try:
+            client = await self.client()
+            return await client.get_workflow_handle(workflow_id).query(
+                PROGRESS_QUERY, result_type=Progress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
+            )
+        except Exception as exc:  # any failure: the stored record answers instead
+            log.info("progress query unanswered", workflow_id=workflow_id, error=str(exc))
+            return None
+
+    async def cancel(self, workflow_id: str, wait: timedelta) -> None:
+        """Send the run's cancel signal and wait up to ``wait`` for it to close.
+
+        A run that is already closed needs nothing. Raises
+        :class:`WorkflowServiceUnavailable` when Temporal does not answer.
+        """
+        try:
+            client = await self.client()
+            handle = client.get_workflow_handle(workflow_id)
+            await handle.signal(CANCEL_SIGNAL)
+            await asyncio.wait_for(handle.result(), wait.total_seconds())
+        except TimeoutError:
+            pass
+        except WorkflowFailureError:
+            pass  # the run ended in a failure before the cancellation took effect
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise WorkflowServiceUnavailable(str(exc)) from exc
+
+    async def request_cancel(self, workflow_id: str) -> None:
+        """Ask Temporal to cancel the run; a run that is already closed needs nothing."""
+        try:
+            client = await self.client()
+            await client.get_workflow_handle(workflow_id).cancel()
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                log.warning("cancel request failed", workflow_id=workflow_id, error=str(exc))

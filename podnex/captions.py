@@ -1,0 +1,30 @@
+"""Captions of a finished episode: its transcript as WebVTT."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from podnex.spec import TranscriptLine
+
+
+def timestamp(seconds: float) -> str:
+    """WebVTT's `hh:mm:ss.ttt`."""
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def webvtt(lines: Sequence[TranscriptLine]) -> str:
+    """The transcript as WebVTT, one cue a line, with the speaker as a voice span."""
+    cues = ["WEBVTT", ""]
+    for number, line in enumerate(lines, start=1):
+        text = line.text.replace("-->", "->")
+        cues += [
+            str(number),
+            f"{timestamp(line.start_seconds)} --> {timestamp(line.end_seconds)}",
+            f"<v {line.speaker.capitalize()}>{text}",
+            "",
+        ]
+    return "\n".join(cues)

@@ -1,0 +1,180 @@
+"""The providers podnex ships: script writers and speech engines, each declared once.
+
+A declaration says what the provider is called, how to build it from the settings, which
+settings it cannot work without, the languages it speaks, and (for speech) its speaking
+rate and the limits its task queue keeps. Everything else derives from these: the names
+SCRIPT_WRITER and TTS_PROVIDERS accept, the engines a process opens, the speech workers'
+limits, and the rule that refuses a language a chosen provider cannot speak.
+
+Adding an engine is one module (the engine itself, and a section of its settings in
+`podnex.settings` when it has any) and one declaration here.
+
+Factories import their engine's module when called, so reading the declarations (as the
+settings do) costs no provider SDK import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from podnex.script.base import ScriptWriter
+    from podnex.settings import Settings
+    from podnex.speech.base import SpeechEngine
+
+ENGLISH = frozenset({"en"})
+_LOCAL_SERVER_HINT = " (any value for a local server that ignores it)"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What every provider declares.
+
+    ``languages``: primary language subtags it speaks (``en``), or None for any language.
+    ``required_settings``: `section.field` paths that must be set when it is used, each
+    with a hint for the error message.
+    """
+
+    name: str
+    label: str
+    languages: frozenset[str] | None = None
+    required_settings: Mapping[str, str] = field(default_factory=dict)
+
+    def speaks(self, language: str) -> bool:
+        return self.languages is None or language.split("-")[0].lower() in self.languages
+
+
+@dataclass(frozen=True)
+class ScriptWriterProvider(Provider):
+    build: Callable[[Settings], ScriptWriter] | None = None
+
+    def create(self, settings: Settings) -> ScriptWriter:
+        assert self.build is not None
+        return self.build(settings)
+
+
+@dataclass(frozen=True)
+class SpeechProvider(Provider):
+    """A speech engine's declaration.
+
+    ``task_limits`` gives its speech workers' limits: concurrent calls per worker process,
+    and calls a second across every worker of its task queue (enforced by the Temporal
+    server) or None. ``words_per_minute`` is its speaking rate, for writers that aim at
+    minutes.
+    """
+
+    build: Callable[[Settings], SpeechEngine] | None = None
+    task_limits: Callable[[Settings], tuple[int, float | None]] = lambda settings: (1, None)
+    words_per_minute: float = 150.0
+
+    def create(self, settings: Settings) -> SpeechEngine:
+        assert self.build is not None
+        return self.build(settings)
+
+
+# -- script writers ---------------------------------------------------------------------------
+
+
+def _offline_writer(settings: Settings) -> ScriptWriter:
+    from podnex.script.offline import AsyncOfflineWriter
+
+    return AsyncOfflineWriter()
+
+
+def _llm_writer(settings: Settings) -> ScriptWriter:
+    from podnex.openai_api import openai_client
+    from podnex.script.llm import LlmScriptWriter
+
+    section = settings.openai
+    return LlmScriptWriter(
+        openai_client(section),
+        model=section.script_model,
+        chunk_chars=section.script_chunk_chars,
+        max_attempts=section.script_max_attempts,
+    )
+
+
+SCRIPT_WRITERS: Mapping[str, ScriptWriterProvider] = MappingProxyType(
+    {
+        "offline": ScriptWriterProvider(
+            name="offline",
+            label="the offline script writer",
+            languages=ENGLISH,
+            build=_offline_writer,
+        ),
+        "openai": ScriptWriterProvider(
+            name="openai",
+            label="the openai script writer",
+            required_settings={"openai.api_key": _LOCAL_SERVER_HINT},
+            build=_llm_writer,
+        ),
+    }
+)
+"""Every script writer podnex ships, by the name SCRIPT_WRITER takes."""
+
+
+# -- speech engines ---------------------------------------------------------------------------
+
+
+def _espeak(settings: Settings) -> SpeechEngine:
+    from podnex.speech.espeak import EspeakEngine
+
+    return EspeakEngine()
+
+
+def _openai_speech(settings: Settings) -> SpeechEngine:
+    from podnex.openai_api import openai_client
+    from podnex.speech.openai_tts import OpenAISpeechEngine
+
+    section = settings.openai
+    return OpenAISpeechEngine(
+        openai_client(section),
+        model=section.tts_model,
+        response_format=section.tts_format,
+        max_input_chars=section.tts_max_input_chars,
+    )
+
+
+SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
+    {
+        "espeak": SpeechProvider(
+            name="espeak",
+            label="the espeak speech engine",
+            languages=ENGLISH,
+            build=_espeak,
+            task_limits=lambda settings: (settings.espeak.max_concurrency, None),
+            words_per_minute=175.0,
+        ),
+        "openai": SpeechProvider(
+            name="openai",
+            label="the openai speech engine",
+            required_settings={"openai.api_key": _LOCAL_SERVER_HINT},
+            build=_openai_speech,
+            task_limits=lambda settings: (
+                settings.openai.tts_max_concurrency,
+                settings.openai.tts_requests_per_second,
+            ),
+            words_per_minute=150.0,
+        ),
+    }
+)
+"""Every speech engine podnex ships, by the name TTS_PROVIDERS and `ttsProvider` take."""
+
+
+def create_writer(settings: Settings) -> ScriptWriter:
+    """The script writer chosen by SCRIPT_WRITER."""
+    return SCRIPT_WRITERS[settings.script_writer].create(settings)
+
+
+def create_engines(settings: Settings) -> dict[str, SpeechEngine]:
+    """Every engine this deployment enables (TTS_PROVIDERS), by provider name."""
+    return {name: SPEECH_PROVIDERS[name].create(settings) for name in settings.tts_providers}
+
+
+def parts_not_speaking(settings: Settings, engine: str, language: str) -> list[Provider]:
+    """The chosen writer and engine that cannot speak ``language`` (empty when both can)."""
+    chosen = [SCRIPT_WRITERS[settings.script_writer], SPEECH_PROVIDERS[engine]]
+    return [provider for provider in chosen if not provider.speaks(language)]
