@@ -22,6 +22,7 @@ import worker as worker_module
 from bench.engines import ENGINES
 from bench.noop import NOOP_FANOUT_QUEUE, NOOP_QUEUE, NoopWorkflow, noop
 from podnex.logging import configure_logging
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.settings import get_settings
 from podnex.temporal import connect
 
@@ -35,7 +36,7 @@ async def serve(engine_name: str, ready_file: Path) -> None:
     podnex_workers = worker_module.build_worker(client, settings, deps)
     # The baseline gets the same caps as podnex: the main worker's activity slots, and
     # the speech worker's for the fan-out.
-    concurrency, _ = settings.speech_task_limits("espeak")
+    concurrency, _ = SPEECH_PROVIDERS["espeak"].task_limits(settings)
     baseline = worker_module.WorkerGroup(
         [
             Worker(
