@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.alias_generators import to_camel
 
 from podnex.models import Podcast
+from podnex.podcasts import spec_of
 from podnex.storage import DownloadLink
 from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, Speaker, SubscriptionStatus
 from workflows.types import Progress
@@ -101,6 +102,13 @@ class CreatePodcastRequest(Camel):
         max_length=2000,
         description="Style or focus guidance for the script writer.",
     )
+    audience: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Who the episode is for, e.g. `engineers new to Temporal`: the LLM writer "
+        "pitches the script to them (the offline writer ignores it).",
+    )
 
 
 class PodcastOut(Camel):
@@ -115,6 +123,7 @@ class PodcastOut(Camel):
     tts_provider: str
     language: str | None
     instructions: str | None
+    audience: str | None
     status: PodcastStatus
     progress: int
     current_step: str | None
@@ -133,15 +142,8 @@ class PodcastOut(Camel):
         return cls(
             id=str(podcast.id),
             user_id=str(podcast.user_id),
-            note_content=podcast.note_content,
-            title=podcast.title,
+            **spec_of(podcast).model_dump(),
             note_id=podcast.note_id,
-            duration=podcast.duration,
-            host_voice=podcast.host_voice,
-            guest_voice=podcast.guest_voice,
-            tts_provider=podcast.tts_provider,
-            language=podcast.language,
-            instructions=podcast.instructions,
             status=podcast.status,
             progress=podcast.progress,
             current_step=podcast.current_step,

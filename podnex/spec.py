@@ -27,6 +27,8 @@ class PodcastSpec(BaseModel):
     title: str | None = None
     language: str | None = None
     instructions: str | None = None
+    audience: str | None = None
+    """Who the episode is for ("engineers new to Temporal"): the script is pitched to them."""
     host_voice: str
     guest_voice: str
     tts_provider: str

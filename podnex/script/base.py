@@ -28,6 +28,7 @@ class WriteRequest:
     title: str | None = None
     language: str | None = None
     instructions: str | None = None
+    audience: str | None = None
     words_per_minute: float | None = None
     """The speech engine's speaking rate, for writers that aim at minutes of audio."""
 

@@ -354,6 +354,8 @@ def _write_request(request: WriteRequest, source: str, *, condensed: bool) -> st
         parts.append(f"Episode title: {request.title}")
     if request.instructions:
         parts.append(f"The listener's instructions (style and focus): {request.instructions}")
+    if request.audience:
+        parts.append(f"The audience: {request.audience}. Pitch every explanation to them.")
     if condensed:
         parts.append(
             "The notes were long, so they come condensed, in parts, in their original "
