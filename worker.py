@@ -25,7 +25,7 @@ from types import TracebackType
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities import ActivityDeps, all_activities, speech_activities
 from activities.context import ActivityLogContext, DatabaseUnavailable
@@ -99,10 +99,18 @@ class WorkerGroup:
                 raise result
 
 
-def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> WorkerGroup:
-    """The main worker plus one speech worker per engine in ``deps.engines``."""
+def build_worker(
+    client: Client,
+    settings: Settings,
+    deps: ActivityDeps,
+    *,
+    extra_interceptors: Sequence[Interceptor] = (),
+) -> WorkerGroup:
+    """The main worker plus one speech worker per engine in ``deps.engines``.
+
+    ``extra_interceptors`` wrap every activity too (the tests pause steps with them)."""
     graceful = timedelta(seconds=settings.worker_graceful_shutdown_seconds)
-    interceptors = [ActivityLogContext(), DatabaseUnavailable()]
+    interceptors = [ActivityLogContext(), DatabaseUnavailable(), *extra_interceptors]
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,

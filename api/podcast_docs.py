@@ -56,7 +56,7 @@ CANCEL_RESPONSES: dict[int, ResponseSpec] = {
         409,
         503,
         *AUTHENTICATED,
-        descriptions={409: "The podcast has already finished"},
+        descriptions={409: "Already finished, or being published (past the point of no return)"},
     ),
 }
 

@@ -32,7 +32,7 @@ from podnex.providers import parts_not_speaking
 from podnex.spec import PodcastSpec, TranscriptLine
 from podnex.storage import DownloadLink, delete_podcast_objects, download_link
 from podnex.vocabulary import RETRYABLE, PodcastStatus
-from workflows.types import Admission, Progress, workflow_id_for
+from workflows.types import Admission, Progress, ProgressBands, workflow_id_for
 
 log = structlog.get_logger("podnex.api")
 
@@ -203,6 +203,10 @@ class PodcastService:
         if admission is None:
             log.warning("admission not answered in time", podcast_id=str(podcast.id))
             return False
+        if admission.cancelled:
+            raise ApiError(
+                409, "The podcast was cancelled before it was admitted", code="PODCAST_CANCELLED"
+            )
         if not admission.admitted:
             raise limit_refusal(admission)
         return True
@@ -274,27 +278,53 @@ class PodcastService:
         return await self._reload(podcast)
 
     async def delete(self, podcast_id: str) -> None:
-        """Soft delete: gone from every route, a run in progress cancelled, audio removed."""
+        """Soft delete: gone from every route, a run in progress cancelled, audio removed.
+
+        The objects go once the run has stopped (or after `CANCEL_WAIT`), so a run past the
+        point of no return cannot publish audio after it; what a slower run leaves behind
+        the reconciler removes.
+        """
         async with self.state.db.transaction() as session:
             podcast = await self._owned(session, podcast_id, for_update=True)
             podcasts.soft_delete(podcast, datetime.now(UTC))
             running = not podcast.status.finished
         if running and podcast.workflow_id:
             await self.state.runs.request_cancel(podcast.workflow_id)
+            try:
+                await self.state.runs.wait_closed(podcast.workflow_id, CANCEL_WAIT)
+            except WorkflowServiceUnavailable:
+                log.warning("run not confirmed closed", podcast_id=str(podcast.id))
         await delete_podcast_objects(self.state.storage, str(podcast.id))
 
     async def cancel(self, podcast_id: str) -> Podcast:
-        """Signal the run to cancel and wait briefly for it: the podcast as it is then."""
+        """Signal the run to cancel and wait briefly for it: the podcast as it is then.
+
+        409 once it has finished, or once it is being published (upload and usage: the point
+        of no return, after which the run completes).
+        """
         podcast = await self.get(podcast_id)
-        if podcast.status.finished:
-            raise ApiError(
-                409, f"Podcast already {podcast.status.value.lower()}", code="PODCAST_FINISHED"
-            )
+        self._refuse_cancel_when_past_return(podcast)
         try:
             await self.state.runs.cancel(podcast.workflow_id or "", CANCEL_WAIT)
         except WorkflowServiceUnavailable as exc:
             raise ApiError(503, "The workflow service is unavailable") from exc
-        return await self._reload(podcast)
+        fresh = await self._reload(podcast)
+        if fresh.status is PodcastStatus.COMPLETED:
+            self._refuse_cancel_when_past_return(fresh)
+        return fresh
+
+    @staticmethod
+    def _refuse_cancel_when_past_return(podcast: Podcast) -> None:
+        if podcast.status.finished:
+            raise ApiError(
+                409, f"Podcast already {podcast.status.value.lower()}", code="PODCAST_FINISHED"
+            )
+        if podcast.progress >= ProgressBands.UPLOAD_START:
+            raise ApiError(
+                409,
+                "Podcast is being published and will complete; it can no longer be cancelled",
+                code="PODCAST_PUBLISHING",
+            )
 
     async def retry(self, podcast_id: str) -> Started:
         """A new run of a FAILED or CANCELLED podcast; the plan's limits are checked again."""

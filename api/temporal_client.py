@@ -194,16 +194,28 @@ class PodcastRuns:
         """
         try:
             client = await self.client()
-            handle = client.get_workflow_handle(workflow_id)
-            await handle.signal(CANCEL_SIGNAL)
-            await asyncio.wait_for(handle.result(), wait.total_seconds())
+            await client.get_workflow_handle(workflow_id).signal(CANCEL_SIGNAL)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return
+            raise WorkflowServiceUnavailable(str(exc)) from exc
+        await self.wait_closed(workflow_id, wait)
+
+    async def wait_closed(self, workflow_id: str, within: timedelta) -> bool:
+        """Wait up to ``within`` for the run to close, however it ends; True if it did."""
+        try:
+            client = await self.client()
+            await asyncio.wait_for(
+                client.get_workflow_handle(workflow_id).result(), within.total_seconds()
+            )
         except TimeoutError:
-            pass
-        except WorkflowFailureError:
-            pass  # the run ended in a failure before the cancellation took effect
+            return False
+        except (WorkflowFailureError, asyncio.CancelledError):
+            return True  # failed or cancelled: closed all the same
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise WorkflowServiceUnavailable(str(exc)) from exc
+        return True
 
     async def request_cancel(self, workflow_id: str) -> None:
         """Ask Temporal to cancel the run; a run that is already closed needs nothing."""

@@ -7,11 +7,17 @@ history is small (audio moves through storage, named by key).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.audio import AudioActivities
@@ -87,6 +93,9 @@ class PodcastWorkflow:
         self._input = input
         self._admission: Admission | None = None
         self._cancel_requested = False
+        self._stopping = False  # the run is being cancelled: nothing may be published
+        self._committed = False  # past the point of no return: the run completes
+        self._closed = False  # the final state is written (completed, failed or cleaned up)
         self._progress = Progress(status=PodcastStatus.QUEUED, progress=0, current_step="Queued")
 
     # -- messages -------------------------------------------------------------------------
@@ -104,13 +113,46 @@ class PodcastWorkflow:
 
     @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self) -> None:
-        """Programs cancel a run with this signal; Temporal's own cancel request works too."""
+        """Programs cancel a run with this signal; Temporal's own cancel request works too.
+
+        Once the run has begun publishing (the point of no return, at upload) it completes.
+        """
         self._cancel_requested = True
 
     # -- the run --------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: PodcastInput) -> PodcastResult:
+        """Every way a run can end leaves the podcast clean: a cancellation that arrives
+        anywhere (Temporal's, outside the guarded wait: during the limit check, the
+        admitted mirror or a clean-up) gets the same clean-up as one during the work."""
+        try:
+            return await self._run(input)
+        except BaseException as err:
+            # Temporal's cancel reaches an activity wait as an ActivityError caused by
+            # CancelledError, and any other wait as asyncio.CancelledError.
+            if not is_cancelled_exception(err):
+                raise
+            if not self._closed:
+                await self._uncancellable(
+                    self._clean_up(PodcastStatus.CANCELLED, "Cancelled", None)
+                )
+                metrics.count_finished(workflow.metric_meter(), "cancelled")
+            if self._admission is None:
+                # Cancelled before the limit check answered: tell the waiting API so.
+                self._admission = Admission(
+                    admitted=False,
+                    cancelled=True,
+                    reason="Cancelled before it was admitted",
+                    current_podcasts=0,
+                    current_minutes=0.0,
+                    limit_podcasts=None,
+                    limit_minutes=None,
+                )
+                await self._uncancellable(workflow.wait_condition(workflow.all_handlers_finished))
+            raise
+
+    async def _run(self, input: PodcastInput) -> PodcastResult:
         admission = await workflow.execute_activity_method(
             LimitActivities.check_limits,
             LimitRequest(podcast_id=input.podcast_id),
@@ -131,17 +173,27 @@ class PodcastWorkflow:
         await self._set(PodcastStatus.PROCESSING, ProgressBands.ADMITTED, "Admitted", admitted=True)
         pipeline = asyncio.create_task(self._produce(input))
         requested_by_temporal = False
-        try:
-            await workflow.wait_condition(lambda: pipeline.done() or self._cancel_requested)
-        except asyncio.CancelledError:
-            requested_by_temporal = True
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: pipeline.done() or (self._cancel_requested and not self._committed)
+                )
+                break
+            except asyncio.CancelledError:
+                if not self._committed:
+                    requested_by_temporal = True
+                    break
+                # Past the point of no return: the run publishes and completes.
 
         if not pipeline.done():
+            self._stopping = True
             pipeline.cancel()
-            await workflow.wait([pipeline])
-            await self._clean_up(PodcastStatus.CANCELLED, "Cancelled", None)
+            cancelled = await self._uncancellable(workflow.wait([pipeline]))
+            cancelled |= await self._uncancellable(
+                self._clean_up(PodcastStatus.CANCELLED, "Cancelled", None)
+            )
             metrics.count_finished(workflow.metric_meter(), "cancelled")
-            if requested_by_temporal:
+            if requested_by_temporal or cancelled:
                 raise asyncio.CancelledError()
             return PodcastResult(podcast_id=input.podcast_id, status=PodcastStatus.CANCELLED)
 
@@ -149,7 +201,7 @@ class PodcastWorkflow:
             return pipeline.result()
         except (ActivityError, ApplicationError) as err:
             message = failure_message(err)
-            await self._clean_up(PodcastStatus.FAILED, "Failed", message)
+            await self._uncancellable(self._clean_up(PodcastStatus.FAILED, "Failed", message))
             metrics.count_finished(workflow.metric_meter(), "failed")
             raise ApplicationError(
                 f"Podcast generation failed: {message}", type="PodcastFailed", non_retryable=True
@@ -187,6 +239,10 @@ class PodcastWorkflow:
             retry_policy=WORK,
         )
 
+        if self._stopping or self._cancel_requested:
+            # A cancel arrived while the combine finished: it wins, nothing is published.
+            raise asyncio.CancelledError()
+        self._committed = True  # the point of no return: from here the run completes
         await self._set(PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio")
         published = await workflow.execute_activity_method(
             StorageActivities.upload_audio,
@@ -329,6 +385,8 @@ class PodcastWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK,
         )
+        if status.finished:
+            self._closed = True
         self._progress = Progress(
             status=status,
             progress=progress,
@@ -339,8 +397,24 @@ class PodcastWorkflow:
         )
         workflow.set_current_details(f"{status}: {step} ({progress}%)")
 
+    async def _uncancellable(self, work: Awaitable[object]) -> bool:
+        """Run ``work`` to its end even when Temporal's cancel arrives meanwhile (a clean-up
+        must not stop half-way); True when one arrived, for the caller to honour after."""
+        task = asyncio.ensure_future(work)
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.done():
+                    break
+                cancelled = True
+        task.result()
+        return cancelled
+
     async def _clean_up(self, status: PodcastStatus, step: str, error: str | None) -> None:
         """Compensate a run that will not complete: audio removed, reservation returned."""
+        self._closed = True
         request = CleanupRequest(podcast_id=self._input.podcast_id)
         await workflow.execute_activity_method(
             StorageActivities.delete_partial_audio,

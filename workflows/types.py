@@ -104,6 +104,8 @@ class Admission(BaseModel):
     """The limit check's answer, returned to the API through the `admit` update."""
 
     admitted: bool
+    cancelled: bool = False
+    """The run was cancelled before its limit check answered (not admitted, not refused)."""
     reason: str | None = None
     current_podcasts: int
     current_minutes: float

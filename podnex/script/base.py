@@ -36,7 +36,7 @@ class WriteRequest:
     def from_spec(cls, spec: PodcastSpec, *, words_per_minute: float | None) -> WriteRequest:
         """What a writer gets of a podcast's spec: the notes, and every field of the same
         name (so an option the writer should see is a field here and in the spec)."""
-        shared = {field.name for field in fields(cls)} & spec.model_fields.keys()
+        shared = {field.name for field in fields(cls)} & PodcastSpec.model_fields.keys()
         return cls(
             notes=spec.note_content,
             words_per_minute=words_per_minute,

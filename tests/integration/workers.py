@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from temporalio.client import Client
+from temporalio.worker import Interceptor
 
 import worker as worker_module
 from podnex.settings import Settings
@@ -39,13 +40,16 @@ class ScriptedEngine:
 
 @asynccontextmanager
 async def worker_with(
-    settings: Settings, client: Client, engine: ScriptedEngine
+    settings: Settings,
+    client: Client,
+    engine: ScriptedEngine,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[str]:
     """A worker on its own task queue whose speech engine is `engine`."""
     queue = f"outcomes-{uuid.uuid4().hex[:8]}"
     deps = worker_module.build_deps(settings)
     deps.engines = {engine.name: engine}
     own = settings.model_copy(update={"temporal_task_queue": queue})
-    async with worker_module.build_worker(client, own, deps):
+    async with worker_module.build_worker(client, own, deps, extra_interceptors=interceptors):
         yield queue
     await deps.db.dispose()

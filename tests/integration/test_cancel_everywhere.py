@@ -1,0 +1,144 @@
+"""A cancellation at every step of a run leaves the podcast clean, however it arrives.
+
+A worker interceptor holds one chosen activity after it has done its work (the worst case:
+the step finishes while the cancel is on its way); the test cancels the run there, with
+the `cancel` signal, with Temporal's own cancel, or both at once, then lets the step go.
+Before the point of no return (upload) the podcast ends CANCELLED with nothing charged,
+reserved or stored; from there it completes and is charged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from api.temporal_client import run_input_for, start_podcast_run
+from podnex.db import Database
+from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.settings import Settings
+from tests.conftest import ApiUser
+from tests.integration.podcasts import stored_podcast
+from tests.integration.test_workflow_outcomes import assert_left_nothing
+from tests.integration.workers import ScriptedEngine, worker_with
+
+pytestmark = pytest.mark.timeout(90)
+
+
+class Gate(Interceptor):
+    """Holds the first run of ``activity_type`` once its work is done, until released.
+
+    While held it heartbeats (so Temporal's cancel reaches it) and then finishes anyway,
+    as a step that completes just as the cancel arrives would.
+    """
+
+    def __init__(self, activity_type: str, *, status: str | None = None) -> None:
+        self.activity_type = activity_type
+        self.status = status
+        self.reached = asyncio.Event()
+        self.released = asyncio.Event()
+        self.used = False
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Held(next, self)
+
+
+class _Held(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, gate: Gate) -> None:
+        super().__init__(next)
+        self.gate = gate
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        result = await self.next.execute_activity(input)
+        gate = self.gate
+        wanted = activity.info().activity_type == gate.activity_type and not gate.used
+        if wanted and gate.status is not None:
+            wanted = getattr(input.args[0], "status", None) == gate.status
+        if not wanted:
+            return result
+        gate.used = True
+        gate.reached.set()
+        while not gate.released.is_set():
+            try:
+                activity.heartbeat()
+            except Exception:
+                pass
+            try:
+                await asyncio.shield(asyncio.wait_for(gate.released.wait(), 0.2))
+            except (TimeoutError, asyncio.CancelledError):
+                pass  # cancelled meanwhile: this step finishes all the same
+        return result
+
+
+STEPS = [
+    ("check_limits", None, False),
+    ("update_podcast_status", "PROCESSING", False),  # the admitted mirror
+    ("write_script", None, False),
+    ("synthesize_line", None, False),
+    ("combine_audio", None, False),
+    ("upload_audio", None, True),  # past the point of no return: completes
+    ("record_usage", None, True),
+]
+
+
+@pytest.mark.parametrize("how", ["signal", "temporal", "both"])
+@pytest.mark.parametrize(("step", "status", "completes"), STEPS, ids=[step for step, _, _ in STEPS])
+async def test_cancel_inside_every_step(
+    settings: Settings,
+    db: Database,
+    temporal_client: Client,
+    user: ApiUser,
+    step: str,
+    status: str | None,
+    completes: bool,
+    how: str,
+) -> None:
+    gate = Gate(step, status=status)
+    podcast = await stored_podcast(db, user, f"Cancel in {step}")
+    async with worker_with(settings, temporal_client, ScriptedEngine(), [gate]) as queue:
+        start = asyncio.create_task(
+            start_podcast_run(
+                temporal_client, queue, run_input_for(podcast, speech_concurrency=2), summary=step
+            )
+        )
+        await asyncio.wait_for(gate.reached.wait(), 60)
+        handle = temporal_client.get_workflow_handle(f"podcast-{podcast.id}")
+        if how in ("signal", "both"):
+            await handle.signal("cancel")
+        if how in ("temporal", "both"):
+            await handle.cancel()
+        await asyncio.sleep(0.3)
+        gate.released.set()
+        await asyncio.gather(start, return_exceptions=True)
+        try:
+            await asyncio.wait_for(handle.result(), 60)
+        except WorkflowFailureError:
+            pass
+    if completes:
+        async with db.transaction() as session:
+            row = await session.get(Podcast, podcast.id)
+            charges = (
+                await session.scalars(
+                    select(UsageRecord).where(UsageRecord.podcast_id == podcast.id)
+                )
+            ).all()
+            subscription = await session.scalar(
+                select(Subscription).where(Subscription.user_id == podcast.user_id)
+            )
+        assert row is not None and subscription is not None
+        assert row.status is PodcastStatus.COMPLETED, (row.status, row.error)
+        assert len(charges) == 1 and row.audio_key is not None
+        assert subscription.current_podcast_count == 1
+        assert subscription.current_seconds_used == pytest.approx(charges[0].amount)
+    else:
+        row = await assert_left_nothing(db, settings, podcast)
+        assert row.status is PodcastStatus.CANCELLED, (row.status, row.error, row.current_step)
