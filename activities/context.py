@@ -77,14 +77,23 @@ class _BindLogContext(ActivityInboundInterceptor):
             return await self.next.execute_activity(input)
 
 
+_DETERMINISTIC_DATABASE_ERRORS = (
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.ProgrammingError,
+)
+
+
 class DatabaseUnavailable(Interceptor):
     """Worker interceptor: an activity that cannot reach Postgres fails with a short,
-    retryable ``DatabaseUnavailable`` naming the driver's reason.
+    retryable ``DatabaseUnavailable`` naming the driver's reason; any other database error
+    fails it with a short ``DatabaseError`` that names no SQL and no value.
 
     The driver's own exception chain (SQLAlchemy over psycopg, with tracebacks) runs to
     several kilobytes, past what Temporal keeps of a pending activity's last failure, so
-    the Web UI would show only "Failure exceeds size limit". The whole chain still goes
-    to the worker's log.
+    the Web UI would show only "Failure exceeds size limit"; and its text (statements,
+    values, constraint names) is no message for the podcast's owner. The whole chain still
+    goes to the worker's log.
     """
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
@@ -102,6 +111,16 @@ class _ShortDatabaseFailures(ActivityInboundInterceptor):
             )
             raise ApplicationError(
                 f"database unavailable: {reason}", type="DatabaseUnavailable"
+            ) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            structlog.get_logger("podnex.activity").error(
+                "database error", error_type=type(exc).__name__, exc_info=True
+            )
+            raise ApplicationError(
+                f"A database error stopped the step {activity.info().activity_type!r}",
+                type="DatabaseError",
+                # The same statement with the same values fails the same way again.
+                non_retryable=isinstance(exc, _DETERMINISTIC_DATABASE_ERRORS),
             ) from None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import regex
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from podnex.vocabulary import PodcastStatus
 __all__ = [
     "NewPodcast",
     "PodcastBusy",
+    "clip_title",
     "count_retry",
     "create_podcast",
     "find_by_idempotency_key",
@@ -48,6 +50,25 @@ class NewPodcast:
     note_id: str | None = None
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+
+
+TITLE_MAX_CHARS: int = Podcast.__table__.c.title.type.length  # type: ignore[attr-defined]
+_GRAPHEME = regex.compile(r"\X")
+
+
+def clip_title(title: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """``title`` cut to at most ``limit`` characters without splitting a grapheme (a letter
+    and its accents stay together); a single grapheme longer than ``limit`` (a letter
+    under a pile of combining marks) is cut to ``limit``."""
+    title = title.strip()
+    if len(title) <= limit:
+        return title
+    kept = 0
+    for grapheme in _GRAPHEME.finditer(title):
+        if grapheme.end() > limit:
+            break
+        kept = grapheme.end()
+    return (title[:kept] if kept else title[:limit]).rstrip()
 
 
 class PodcastBusy(Exception):
@@ -139,8 +160,9 @@ async def mirror_run_state(
         values["completed_at"] = None
     if state.status.finished:
         values["completed_at"] = now
-    if state.title is not None:
-        values["title"] = state.title
+    if state.title and state.title.strip():
+        # A generated title fills a missing one; a title set meanwhile by its owner stays.
+        values["title"] = func.coalesce(Podcast.title, clip_title(state.title))
     if state.status is PodcastStatus.COMPLETED:
         values["audio_key"] = state.audio_key
         values["audio_duration"] = state.audio_duration

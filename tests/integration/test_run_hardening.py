@@ -1,0 +1,111 @@
+"""Runs that used to fail or lose a user's change: a generated title longer than its column,
+a title changed while the podcast is made, and a database error's text."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import select, update
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.context import DatabaseUnavailable
+from api.temporal_client import run_input_for, start_podcast_run
+from podnex import podcasts
+from podnex.db import Database
+from podnex.models import Podcast, PodcastStatus, UsageRecord
+from podnex.settings import Settings
+from tests.conftest import ApiUser
+from tests.integration.notes import NOTES
+from tests.integration.podcasts import stored_podcast
+from tests.integration.workers import ScriptedEngine, worker_with
+
+BODY = NOTES.split("\n", 1)[1]
+LONG_HEADING = "# " + " ".join(["Chromatophores"] * 15)  # 224 characters
+MARKED_HEADING = "# " + "Octopus cognition " + "a\u0301" * 120  # 258 characters
+
+
+@pytest.mark.parametrize("heading", [LONG_HEADING, MARKED_HEADING], ids=["long", "accents"])
+async def test_a_long_generated_title_is_clipped_and_the_run_completes(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser, heading: str
+) -> None:
+    assert len(heading) > 215
+    podcast = await stored_podcast(db, user)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Podcast)
+            .where(Podcast.id == podcast.id)
+            .values(note_content=f"{heading}\n{BODY}")
+        )
+    podcast.note_content = f"{heading}\n{BODY}"
+    async with worker_with(settings, temporal_client, ScriptedEngine()) as queue:
+        _, handle = await start_podcast_run(
+            temporal_client, queue, run_input_for(podcast, speech_concurrency=4), summary="title"
+        )
+        await handle.result()
+    async with db.transaction() as session:
+        row = await session.get(Podcast, podcast.id)
+        charges = (
+            await session.scalars(select(UsageRecord).where(UsageRecord.podcast_id == podcast.id))
+        ).all()
+    assert row is not None and row.status is PodcastStatus.COMPLETED, row.error
+    assert row.title and len(row.title) <= 200
+    assert row.title.startswith(heading[2:12])
+    assert len(charges) == 1
+
+
+async def test_a_title_changed_while_the_podcast_is_made_is_kept(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    podcast = await stored_podcast(db, user)  # no title: the script's would fill it
+    engine = ScriptedEngine(delay=0.3)
+    async with worker_with(settings, temporal_client, engine) as queue:
+        _, handle = await start_podcast_run(
+            temporal_client, queue, run_input_for(podcast, speech_concurrency=2), summary="kept"
+        )
+        while engine.calls < 1:
+            await asyncio.sleep(0.05)
+        async with db.transaction() as session:
+            row = await session.get(Podcast, podcast.id, with_for_update=True)
+            assert row is not None
+            podcasts.update_details(row, title="My own title", note_content=None)
+        await handle.result()
+    async with db.transaction() as session:
+        row = await session.get(Podcast, podcast.id)
+    assert row is not None and row.status is PodcastStatus.COMPLETED
+    assert row.title == "My own title"
+
+
+async def test_a_database_error_reaches_the_run_without_its_sql_or_values() -> None:
+    class Failing:
+        async def execute_activity(self, input: object) -> object:
+            raise sqlalchemy.exc.DataError(
+                "UPDATE podcasts SET title=%(title)s",
+                {"title": "x" * 215},
+                Exception("value too long for type character varying(200)"),
+            )
+
+    interceptor = DatabaseUnavailable().intercept_activity(Failing())  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(interceptor.execute_activity, None)  # type: ignore[arg-type]
+    assert failure.value.type == "DatabaseError" and failure.value.non_retryable
+    for leaked in ("value too long", "UPDATE", "xxxx"):
+        assert leaked not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Short", "Short"),
+        ("a" * 250, "a" * 200),
+        ("é" * 199 + "e\u0301", "é" * 199),  # the last letter's accent would not fit
+        ("a" + "\u0301" * 250, ("a" + "\u0301" * 250)[:200]),  # one grapheme, over the limit
+        ("  padded  ", "padded"),
+    ],
+)
+def test_clip_title(title: str, expected: str) -> None:
+    clipped = podcasts.clip_title(title)
+    assert clipped == expected and len(clipped) <= 200
