@@ -104,6 +104,10 @@ class Subscription(TimestampMixin, Base):
     )
     current_podcast_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     current_seconds_used: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    current_seconds_reserved: Mapped[float] = mapped_column(
+        Float, nullable=False, default=0.0, server_default=text("0")
+    )
+    """Expected seconds of this period's podcasts still being made (settled when charged)."""
     current_period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     current_period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
@@ -156,6 +160,8 @@ class Podcast(TimestampMixin, Base):
 
     quota_reserved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     quota_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    quota_reserved_seconds: Mapped[float | None] = mapped_column(Float)
+    """The expected seconds this podcast holds of its period's minutes, until charged."""
     retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     workflow_run_id: Mapped[str | None] = mapped_column(String(200))

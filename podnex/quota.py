@@ -1,4 +1,10 @@
-"""Plan limits, enforced exactly: reservations under row locks, usage charged once."""
+"""Plan limits, enforced exactly: reservations under row locks, usage charged once.
+
+Admission reserves one podcast and the expected minutes of its duration (`EXPECTED_SECONDS`),
+so podcasts made at the same time cannot together pass the minutes limit; completion
+settles the reservation to the actual seconds, and a failed or cancelled run gives both
+back.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from podnex.models import Podcast, Subscription, UsageRecord
 from podnex.periods import current_period
 from podnex.plans import PlanLimits, limits_for
+from podnex.vocabulary import PodcastDuration
 
 USAGE_KIND_SECONDS = "generation_seconds"
+
+EXPECTED_SECONDS = {PodcastDuration.SHORT: 5 * 60.0, PodcastDuration.LONG: 15 * 60.0}
+"""What a podcast of each duration is expected to last (the README's promise), reserved
+against the minutes limit at admission."""
 
 
 class QuotaError(Exception):
@@ -50,6 +61,7 @@ def _roll_over(subscription: Subscription, now: datetime) -> None:
     subscription.current_period_end = end
     subscription.current_podcast_count = 0
     subscription.current_seconds_used = 0.0
+    subscription.current_seconds_reserved = 0.0
 
 
 async def _lock_podcast(session: AsyncSession, podcast_id: uuid.UUID) -> Podcast:
@@ -92,16 +104,29 @@ async def reserve_podcast(
     if podcast.quota_reserved:
         return Reservation(True, None, _usage(subscription), limits)
 
+    expected = EXPECTED_SECONDS[podcast.duration]
     reason = None
     if limits.podcasts is not None and subscription.current_podcast_count >= limits.podcasts:
         reason = f"Monthly podcast limit reached ({limits.podcasts})"
-    elif limits.minutes is not None and subscription.current_seconds_used >= limits.minutes * 60:
-        reason = f"Monthly minutes limit reached ({limits.minutes})"
+    elif limits.minutes is not None:
+        allowed = limits.minutes * 60
+        committed = subscription.current_seconds_used + subscription.current_seconds_reserved
+        if subscription.current_seconds_used >= allowed:
+            reason = f"Monthly minutes limit reached ({limits.minutes})"
+        elif committed + expected > allowed:
+            left = max(allowed - committed, 0.0)
+            reason = (
+                f"Not enough minutes left this month for a {podcast.duration.value} podcast "
+                f"(about {minutes(expected):g} needed, {minutes(left):g} of "
+                f"{limits.minutes} left)"
+            )
     if reason is not None:
         return Reservation(False, reason, _usage(subscription), limits)
 
     subscription.current_podcast_count += 1
+    subscription.current_seconds_reserved += expected
     podcast.quota_reserved = True
+    podcast.quota_reserved_seconds = expected
     podcast.quota_period_start = subscription.current_period_start
     await session.flush()
     return Reservation(True, None, _usage(subscription), limits)
@@ -117,17 +142,27 @@ async def release_podcast(session: AsyncSession, podcast_id: uuid.UUID) -> bool:
         # Only the period that holds the reservation gives it back: after a roll-over the
         # count belongs to a new period the podcast never used.
         subscription.current_podcast_count = max(subscription.current_podcast_count - 1, 0)
+    _give_back_minutes(podcast, subscription)
     podcast.quota_reserved = False
     podcast.quota_period_start = None
     await session.flush()
     return True
 
 
+def _give_back_minutes(podcast: Podcast, subscription: Subscription) -> None:
+    """The podcast's expected seconds no longer count as reserved (same-period rule)."""
+    held = podcast.quota_reserved_seconds or 0.0
+    if held and podcast.quota_period_start == subscription.current_period_start:
+        subscription.current_seconds_reserved = max(
+            subscription.current_seconds_reserved - held, 0.0
+        )
+    podcast.quota_reserved_seconds = None
+
+
 async def charge_usage(session: AsyncSession, podcast_id: uuid.UUID, seconds: float) -> bool:
-    """Charge a completed podcast's actual seconds once. True if this call charged it."""
-    podcast = await session.get(Podcast, podcast_id)
-    if podcast is None:
-        raise QuotaError(f"podcast {podcast_id} does not exist")
+    """Charge a completed podcast's actual seconds once, settling its reserved minutes.
+    True if this call charged it."""
+    podcast = await _lock_podcast(session, podcast_id)
     subscription = await _lock_subscription(session, podcast.user_id)
     inserted = await session.scalar(
         insert(UsageRecord)
@@ -144,5 +179,6 @@ async def charge_usage(session: AsyncSession, podcast_id: uuid.UUID, seconds: fl
     if inserted is None:
         return False
     subscription.current_seconds_used += seconds
+    _give_back_minutes(podcast, subscription)
     await session.flush()
     return True

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from api.app import create_app
 from podnex import quota
 from podnex.db import Database
-from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan
 from podnex.settings import Settings
 from tests.conftest import ApiUser, LiveApi, make_user
@@ -180,3 +180,56 @@ async def test_release_after_roll_over_leaves_the_new_period_alone(db: Database)
     async with db.transaction() as session:
         assert await quota.release_podcast(session, new.id)
     assert (await subscription_of(db, owner)).current_podcast_count == 0
+
+
+async def test_minutes_are_reserved_at_admission_so_concurrent_podcasts_cannot_overrun(
+    db: Database,
+) -> None:
+    owner = await make_user(db, Plan.FREE)  # 25 minutes; a LONG podcast reserves 15
+    longs = [await stored_podcast(db, owner) for _ in range(5)]
+    async with db.transaction() as session:
+        await session.execute(
+            update(Podcast)
+            .where(Podcast.id.in_([p.id for p in longs]))
+            .values(duration=PodcastDuration.LONG)
+        )
+
+    async def reserve(podcast: Podcast) -> quota.Reservation:
+        async with db.transaction() as session:
+            return await quota.reserve_podcast(session, podcast.id, datetime.now(UTC))
+
+    reservations = await asyncio.gather(*(reserve(p) for p in longs))
+    admitted = [r for r in reservations if r.admitted]
+    assert len(admitted) == 1
+    for refused in (r for r in reservations if not r.admitted):
+        assert refused.reason == (
+            "Not enough minutes left this month for a LONG podcast (about 15 needed, 10 of 25 left)"
+        )
+    subscription = await subscription_of(db, owner)
+    assert subscription.current_podcast_count == 1
+    assert subscription.current_seconds_reserved == 15 * 60
+
+    short = await stored_podcast(db, owner)  # SHORT: 5 of the 10 left still fit
+    assert (await reserve(short)).admitted
+    assert (await subscription_of(db, owner)).current_seconds_reserved == 20 * 60
+
+
+async def test_completion_settles_the_reserved_minutes_to_the_actual_seconds(
+    db: Database,
+) -> None:
+    owner = await make_user(db, Plan.FREE)
+    done, cancelled = await stored_podcast(db, owner), await stored_podcast(db, owner)
+    now = datetime.now(UTC)
+    for podcast in (done, cancelled):
+        async with db.transaction() as session:
+            assert (await quota.reserve_podcast(session, podcast.id, now)).admitted
+    assert (await subscription_of(db, owner)).current_seconds_reserved == 2 * 5 * 60
+    for _ in range(2):  # a retried charge settles once
+        async with db.transaction() as session:
+            await quota.charge_usage(session, done.id, 59.0)
+    async with db.transaction() as session:
+        assert await quota.release_podcast(session, cancelled.id)
+    subscription = await subscription_of(db, owner)
+    assert subscription.current_seconds_reserved == 0
+    assert subscription.current_seconds_used == 59.0
+    assert subscription.current_podcast_count == 1
