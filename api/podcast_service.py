@@ -69,20 +69,38 @@ def validation_error(problems: list[dict[str, str]]) -> ApiError:
     return ApiError(400, f"Validation failed: {summary}", code="VALIDATION_ERROR", details=problems)
 
 
-def limit_refusal(admission: Admission) -> ApiError:
-    """The seed's 403 for a refused admission."""
-    return ApiError(
-        403,
-        "Subscription limit reached",
-        code="SUBSCRIPTION_LIMIT_REACHED",
-        details={
-            "reason": admission.reason,
-            "current": {
-                "podcasts": admission.current_podcasts,
-                "minutes": admission.current_minutes,
+class Refused(Exception):
+    """The plan's limits refused the run."""
+
+    def __init__(self, admission: Admission) -> None:
+        super().__init__(admission.reason)
+        self.admission = admission
+
+    def answer(self) -> ApiError:
+        """The seed's 403 for a refused admission."""
+        admission = self.admission
+        return ApiError(
+            403,
+            "Subscription limit reached",
+            code="SUBSCRIPTION_LIMIT_REACHED",
+            details={
+                "reason": admission.reason,
+                "current": {
+                    "podcasts": admission.current_podcasts,
+                    "minutes": admission.current_minutes,
+                },
+                "limits": {
+                    "podcasts": admission.limit_podcasts,
+                    "minutes": admission.limit_minutes,
+                },
             },
-            "limits": {"podcasts": admission.limit_podcasts, "minutes": admission.limit_minutes},
-        },
+        )
+
+
+def unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "The workflow service is unavailable; the podcast was not started. Try again shortly.",
     )
 
 
@@ -158,7 +176,14 @@ class PodcastService:
             if idempotency_key is None or earlier is None:
                 raise
             return self._replay(earlier, fingerprint)
-        admitted = await self._start_run(podcast)
+        try:
+            admitted = await self._start_run(podcast)
+        except (WorkflowServiceUnavailable, Refused) as exc:
+            # Refused or not started: nothing is remembered, not even the Idempotency-Key,
+            # so the same request may simply be sent again.
+            async with self.state.db.transaction() as session:
+                await podcasts.discard(session, podcast.id)
+            raise exc.answer() if isinstance(exc, Refused) else unavailable() from exc
         return Started(await self._reload(podcast), admitted=admitted)
 
     async def _by_idempotency_key(self, key: str) -> Podcast | None:
@@ -181,25 +206,14 @@ class PodcastService:
     async def _start_run(self, podcast: Podcast) -> bool:
         """Start the podcast's run and wait for admission.
 
-        True when admitted, False when no worker answered in time. Raises the seed's 403
-        when refused and 503 (marking the podcast FAILED) when Temporal cannot be reached.
+        True when admitted, False when no worker answered in time. Raises
+        :class:`Refused` (the seed's 403), :class:`WorkflowServiceUnavailable` (503: the
+        caller decides what becomes of the podcast) or a 409 `ApiError`.
         """
         try:
             admission = await self.state.runs.start(podcast)
         except RunAlreadyStarted as exc:
             raise ApiError(409, "The podcast is already being made", code="CONFLICT") from exc
-        except WorkflowServiceUnavailable as exc:
-            async with self.state.db.transaction() as session:
-                await podcasts.mark_not_started(
-                    session,
-                    podcast.id,
-                    "Could not start: the workflow service is unavailable",
-                )
-            raise ApiError(
-                503,
-                "The workflow service is unavailable; the podcast was not started. "
-                "Try again shortly.",
-            ) from exc
         if admission is None:
             log.warning("admission not answered in time", podcast_id=str(podcast.id))
             return False
@@ -208,7 +222,7 @@ class PodcastService:
                 409, "The podcast was cancelled before it was admitted", code="PODCAST_CANCELLED"
             )
         if not admission.admitted:
-            raise limit_refusal(admission)
+            raise Refused(admission)
         return True
 
     # -- read -------------------------------------------------------------------------------
@@ -327,18 +341,50 @@ class PodcastService:
             )
 
     async def retry(self, podcast_id: str) -> Started:
-        """A new run of a FAILED or CANCELLED podcast; the plan's limits are checked again."""
+        """A new run of a FAILED or CANCELLED podcast; the plan's limits are checked again.
+
+        A run writes its final state just before it closes: a retry in that instant waits
+        for the previous run to close, and a start that fails leaves the podcast as it was.
+        """
+        podcast = await self.get(podcast_id)
+        self._require_retryable(podcast)
+        if podcast.workflow_id:
+            try:
+                closed = await self.state.runs.wait_closed(podcast.workflow_id, CANCEL_WAIT)
+            except WorkflowServiceUnavailable as exc:
+                raise unavailable() from exc
+            if not closed:
+                raise ApiError(
+                    409, "The previous run is still stopping; retry in a moment", code="CONFLICT"
+                )
         async with self.state.db.transaction() as session:
             podcast = await self._owned(session, podcast_id, for_update=True)
-            if podcast.status not in RETRYABLE:
-                raise ApiError(400, "Can only retry failed podcasts", code="NOT_RETRYABLE")
-            podcasts.reset_for_retry(podcast)
-        admitted = await self._start_run(podcast)
+            self._require_retryable(podcast)
+            before = podcasts.reset_for_retry(podcast)
+        try:
+            admitted = await self._start_run(podcast)
+        except Refused as exc:
+            raise exc.answer() from exc  # the refused run marks the podcast FAILED itself
+        except WorkflowServiceUnavailable as exc:
+            async with self.state.db.transaction() as session:
+                await podcasts.mark_not_started(
+                    session, podcast.id, "Could not start: the workflow service is unavailable"
+                )
+            raise unavailable() from exc
+        except ApiError:
+            async with self.state.db.transaction() as session:
+                await podcasts.restore(session, podcast.id, before)
+            raise
         async with self.state.db.transaction() as session:
             await podcasts.count_retry(session, podcast.id)
         return Started(await self._reload(podcast), admitted=admitted)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_retryable(podcast: Podcast) -> None:
+        if podcast.status not in RETRYABLE:
+            raise ApiError(400, "Can only retry failed podcasts", code="NOT_RETRYABLE")
 
     async def _owned(
         self, session: AsyncSession, podcast_id: str, *, for_update: bool = False

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import regex
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podnex.models import Podcast
@@ -24,10 +24,12 @@ from podnex.vocabulary import PodcastStatus
 
 __all__ = [
     "NewPodcast",
+    "Outcome",
     "PodcastBusy",
     "clip_title",
     "count_retry",
     "create_podcast",
+    "discard",
     "find_by_idempotency_key",
     "get_for_user",
     "list_for_user",
@@ -35,6 +37,7 @@ __all__ = [
     "mirror_run_state",
     "parse_id",
     "reset_for_retry",
+    "restore",
     "soft_delete",
     "spec_of",
     "transcript_of",
@@ -184,11 +187,23 @@ async def mark_not_started(session: AsyncSession, podcast_id: uuid.UUID, reason:
     )
 
 
-def reset_for_retry(podcast: Podcast) -> None:
-    """Back to QUEUED for a new run, results of the previous run cleared.
+@dataclass(frozen=True)
+class Outcome:
+    """How a podcast's last run ended, kept while a retry starts (`restore`)."""
+
+    status: PodcastStatus
+    progress: int
+    current_step: str | None
+    error: str | None
+
+
+def reset_for_retry(podcast: Podcast) -> Outcome:
+    """Back to QUEUED for a new run, results of the previous run cleared; the outcome
+    it had, for `restore` when the new run cannot start.
 
     `retry_count` is counted by `count_retry`, once the new run was started.
     """
+    before = Outcome(podcast.status, podcast.progress, podcast.current_step, podcast.error)
     podcast.status = PodcastStatus.QUEUED
     podcast.progress = 0
     podcast.current_step = "Queued for retry"
@@ -199,6 +214,27 @@ def reset_for_retry(podcast: Podcast) -> None:
     podcast.transcript = None
     podcast.started_at = None
     podcast.completed_at = None
+    return before
+
+
+async def restore(session: AsyncSession, podcast_id: uuid.UUID, outcome: Outcome) -> None:
+    """A retry that could not start: the podcast reads as its last run ended."""
+    await session.execute(
+        update(Podcast)
+        .where(Podcast.id == podcast_id, Podcast.status == PodcastStatus.QUEUED)
+        .values(
+            status=outcome.status,
+            progress=outcome.progress,
+            current_step=outcome.current_step,
+            error=outcome.error,
+        )
+    )
+
+
+async def discard(session: AsyncSession, podcast_id: uuid.UUID) -> None:
+    """Remove a podcast that never was: its run was refused or could not start (no
+    reservation, no charge, no audio), so neither it nor its Idempotency-Key is kept."""
+    await session.execute(delete(Podcast).where(Podcast.id == podcast_id))
 
 
 async def count_retry(session: AsyncSession, podcast_id: uuid.UUID) -> None:

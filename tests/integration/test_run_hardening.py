@@ -4,6 +4,7 @@ a title changed while the podcast is made, and a database error's text."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 import sqlalchemy.exc
@@ -13,12 +14,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.context import DatabaseUnavailable
+from api.app import create_app
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex import podcasts
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, UsageRecord
 from podnex.settings import Settings
-from tests.conftest import ApiUser
+from tests.conftest import ApiUser, serve
 from tests.integration.notes import NOTES
 from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
@@ -109,3 +111,35 @@ async def test_a_database_error_reaches_the_run_without_its_sql_or_values() -> N
 def test_clip_title(title: str, expected: str) -> None:
     clipped = podcasts.clip_title(title)
     assert clipped == expected and len(clipped) <= 200
+
+
+async def test_a_retry_in_the_instant_a_run_failed_starts_the_new_run(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    """The run writes FAILED just before it closes; a retry in between used to answer 409
+    and leave the podcast QUEUED for good."""
+    engine = ScriptedEngine(fail_after=2)
+    async with worker_with(settings, temporal_client, engine) as queue:
+        app = create_app(settings.model_copy(update={"temporal_task_queue": queue}))
+        async with serve(app) as api:
+            created = await api.client.post(
+                "/api/v1/podcasts", headers=user.headers, json={"noteContent": NOTES}
+            )
+            podcast_id = created.json()["data"]["id"]
+            while True:  # catch the FAILED row as soon as the run has written it
+                async with db.transaction() as session:
+                    row = await session.get(Podcast, uuid.UUID(podcast_id))
+                assert row is not None
+                if row.status is PodcastStatus.FAILED:
+                    break
+                await asyncio.sleep(0.005)
+            engine.fail_after = None
+            retried = await api.client.post(
+                f"/api/v1/podcasts/{podcast_id}/retry", headers=user.headers
+            )
+            assert retried.status_code == 200, retried.text
+            handle = temporal_client.get_workflow_handle(f"podcast-{podcast_id}")
+            await handle.result()
+    async with db.transaction() as session:
+        row = await session.get(Podcast, uuid.UUID(podcast_id))
+    assert row is not None and row.status is PodcastStatus.COMPLETED and row.retry_count == 1
