@@ -16,6 +16,7 @@ own language better than English rules would.
 from __future__ import annotations
 
 import re
+
 from num2words import CONVERTER_CLASSES, num2words
 
 __all__ = ["speakable", "spoken_word_count"]
@@ -41,9 +42,20 @@ _LANGUAGE_NAMES = {
     "korean": "ko",
 }
 
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _MONTH_ABBREVIATIONS = {name[:3].lower(): name for name in _MONTHS} | {"sept": "September"}
 
 _CURRENCIES = {
@@ -133,7 +145,7 @@ _UNITS: dict[str, tuple[str, str]] = {
     "LU": ("loudness unit", "loudness units"),
     "px": ("pixel", "pixels"),
     "x": ("times", "times"),
-    "×": ("times", "times"),
+    "\u00d7": ("times", "times"),
     "wpm": ("word per minute", "words per minute"),
     "rps": ("request per second", "requests per second"),
     "fps": ("frame per second", "frames per second"),
@@ -165,7 +177,7 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bSt\.(?=\s+[A-Z])", "Saint"),
         (r"\b[Nn]o\.(?=\s?\d)", "number"),
         (r"#(?=\d)", "number "),
-        (r"(?:(?<=\s)|^)[-−](?=\d)", "minus "),
+        (r"(?:(?<=\s)|^)[-\u2212](?=\d)", "minus "),
         (r"\b(?:[Aa]\.[Mm]\.|AM)(?=[\s,.;!?]|$)", "A M"),
         (r"\b(?:[Pp]\.[Mm]\.|PM)(?=[\s,.;!?]|$)", "P M"),
         (r"\bJan\.(?=\s)", "January"),
@@ -181,7 +193,9 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _EMAIL = re.compile(r"\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?Z?)?\b")
+_ISO_DATE = re.compile(
+    r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?Z?)?\b"
+)
 _MONTH_NAMES = "|".join(_MONTHS) + r"|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
 _MONTH_DAY = re.compile(rf"\b({_MONTH_NAMES})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_NAMES})\b(?:,?\s+(\d{{4}}))?")
@@ -207,10 +221,10 @@ _UNIT_NAMES = "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=T
 _UNIT = re.compile(r"(?<![\w.])(" + _NUMBER + r")\s?(" + _UNIT_NAMES + r")(?![\w/])")
 _SCALED = re.compile(r"(?<![\w.])(" + _NUMBER + r")([kKM]|bn)(?![\w])")
 _RANGE = re.compile(
-    r"(?<![\w.,-])(" + _NUMBER + r")\s?(?:-|–|—|\.\.)\s?(" + _NUMBER + r")(?![\w.]\d)"
+    r"(?<![\w.,-])(" + _NUMBER + r")\s?(?:-|\u2013|—|\.\.)\s?(" + _NUMBER + r")(?![\w.]\d)"
 )
 _FRACTION = re.compile(r"(?<![\w./])(\d{1,3})/(\d{1,3})(?![\w/])")
-_NUMBER_TOKEN = re.compile(r"(?<![\w])([-+−]?)(" + _NUMBER + r")(?![\w])")
+_NUMBER_TOKEN = re.compile(r"(?<![\w])([-+\u2212]?)(" + _NUMBER + r")(?![\w])")
 _LONG_DIGITS = re.compile(r"(?<![\w.,])\d{7,}(?![\w.,]\d)")
 _YEAR_CONTEXT = re.compile(
     r"(?:\b(?:in|since|by|from|until|till|of|during|after|before|around|year|early|late|mid|"
@@ -242,8 +256,8 @@ _SYMBOLS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?<=[A-Za-z])/(?=[A-Za-z])", " "),
         (r"…", "..."),
         (r"[“”„]", '"'),
-        (r"[‘’‚]", "'"),
-        (r"\s[–—]\s|[–—]", ", "),
+        (r"[\u2018\u2019\u201a]", "'"),
+        (r"\s[\u2013—]\s|[\u2013—]", ", "),
         (r"[*_`|\\^{}\[\]<>#~@]", " "),
     )
 )
@@ -357,7 +371,7 @@ def _number(number: str) -> str:
     return spoken
 
 
-_DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def _digits(digits: str) -> str:
@@ -492,7 +506,7 @@ def _fraction(match: re.Match[str]) -> str:
 def _unit(match: re.Match[str]) -> str:
     number, unit = match.group(1), match.group(2)
     singular, plural = _UNITS[unit]
-    if unit in ("x", "×"):
+    if unit in ("x", "\u00d7"):
         return f"{_number(number)} times"
     return f"{_number(number)} {singular if number == '1' else plural}"
 
@@ -506,15 +520,11 @@ def _replace_numbers(text: str) -> str:
         sign, number = match.group(1), match.group(2)
         before = text[max(0, match.start() - 12) : match.start()]
         spoken: str
-        if (
-            not sign
-            and re.fullmatch(r"1[1-9]\d\d|20\d\d", number)
-            and _YEAR_CONTEXT.search(before)
-        ):
+        if not sign and re.fullmatch(r"1[1-9]\d\d|20\d\d", number) and _YEAR_CONTEXT.search(before):
             spoken = _year(int(number))
         else:
             spoken = _number(number)
-            if sign in ("-", "−") and (match.start() == 0 or text[match.start() - 1] in " (["):
+            if sign in ("-", "\u2212") and (match.start() == 0 or text[match.start() - 1] in " (["):
                 spoken = "minus " + spoken
             elif sign == "+":
                 spoken = "plus " + spoken
@@ -535,4 +545,3 @@ def _spoken_url(url: str) -> str:
     host = host.split("/", 1)[0].split("?", 1)[0]
     host = re.sub(r"^www\.", "", host, flags=re.IGNORECASE)
     return _dotted(host)
-
