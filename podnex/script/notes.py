@@ -281,6 +281,8 @@ class _SectionBuilder:
         self._list_sentences: set[str] = set()
         self._pending: list[str] = []
         self.skipping = False
+        #: What the notes are about when their form says so (a Debian changelog's package).
+        self.subject: str | None = None
 
     def start(self, raw_heading: str) -> None:
         """Start a new section; a heading that cleans to nothing continues the current one."""
@@ -371,7 +373,7 @@ class _SectionBuilder:
         if not sections and self._headings and not self._sections:
             sentences = (piece for text in self._headings for piece in _cap_length(_finish(text)))
             sections.append(Section(None, tuple(sentences)))
-        first_heading = self._headings[0] if self._headings else None
+        first_heading = self.subject or (self._headings[0] if self._headings else None)
         return ParsedNotes(first_heading=first_heading, sections=tuple(sections))
 
     def _commit_pending(self) -> None:
@@ -490,6 +492,7 @@ class _BlockParser:
         elif debian:
             self._flush()
             self._in_list = False
+            self._builder.subject = self._builder.subject or debian.group(1)
             self._builder.start(f"Version {debian.group(2)}")
         elif (
             _SETEXT_UNDERLINE.match(line)
