@@ -51,14 +51,14 @@ RUN_LENGTH = 8
 
 _UNSPEAKABLE = {
     "url": re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|io|dev|net)\b", re.IGNORECASE),
-    "code": re.compile(r"[`{}=;]|\w\(\)|\b\w+_\w+\b|\b\w+\.\w+\(|::|->|>>>|\$ "),
+    "code": re.compile(r"[`{}=]|\w\(\)|\b\w+_\w+\b|\b\w+\.\w+\(|::|->|>>>|\$ "),
     "markup": re.compile(r"[#*|<>\[\]\\^~]|\]\(|!\["),
-    "id": re.compile(r"#\d+|\b[0-9a-f]{7,40}\b|\bnumber \d{4,}|\b\d{6,}\b|\bcloses\b", re.I),
+    "id": re.compile(r"#\d+|\b[0-9a-f]{7,40}\b|\bnumber \d{4,}|\b\d{6,}\b|\bcloses: ", re.I),
     "email": re.compile(r"\S+@\S+\.\w+"),
 }
 _WORD = re.compile(r"[a-z0-9']+")
 _QUESTION = re.compile(r"[^.!?]*\?")
-_SENTENCE = re.compile(r"[^.!?]+[.!?]+")
+_SENTENCE = re.compile(r"\S.*?[.!?]+(?=\s|$)")
 
 
 @dataclass
@@ -105,7 +105,8 @@ def default_corpus(folder: Path) -> list[Path]:
             picks[name] = _metadata_body(found[-1])
     debian = Path("/usr/share/doc/bash/changelog.Debian.gz")
     if debian.exists():
-        picks["changelog-debian-bash.txt"] = gzip.open(debian, "rt").read()[:12_000]
+        with gzip.open(debian, "rt") as changelog:
+            picks["changelog-debian-bash.txt"] = changelog.read()[:12_000]
     import pydoc_data.topics as topics
 
     picks["pydoc-with.txt"] = topics.topics["with"]
@@ -167,7 +168,9 @@ def unspeakable(spoken: list[str]) -> dict[str, list[str]]:
     for text in spoken:
         for kind, pattern in _UNSPEAKABLE.items():
             for match in pattern.finditer(text):
-                found.setdefault(kind, []).append(text[max(0, match.start() - 20) : match.end() + 20])
+                found.setdefault(kind, []).append(
+                    text[max(0, match.start() - 20) : match.end() + 20]
+                )
     return found
 
 
@@ -229,17 +232,19 @@ def measure(path: Path, duration: Duration, out: Path | None) -> Result:
         )
     samples, rate = decode_mp3(combined.mp3)
     lufs, peak = _ffmpeg_loudness(samples, rate)
-    per_speaker: dict[str, np.ndarray] = {}
+    per_speaker: dict[str, list[np.ndarray]] = {}
     for timing in combined.timings:
         start, end = int(timing.start_seconds * rate), int(timing.end_seconds * rate)
-        per_speaker.setdefault(timing.speaker, []).append(samples[start:end])  # type: ignore[attr-defined]
-    joined = {speaker: np.concatenate(parts) for speaker, parts in per_speaker.items()}  # type: ignore[call-overload]
+        per_speaker.setdefault(timing.speaker, []).append(samples[start:end])
+    joined = {speaker: np.concatenate(parts) for speaker, parts in per_speaker.items()}
     loudness = {speaker: _ffmpeg_loudness(audio, rate)[0] for speaker, audio in joined.items()}
     pitch = {speaker: mean_pitch_hz(audio[: rate * 120], rate) for speaker, audio in joined.items()}
     script_text = " ".join(line.text for line in script.lines)
     low, high = TARGET_MINUTES[duration], MAX_MINUTES[duration]
     questions = {
-        speaker: sum(len(_QUESTION.findall(line.text)) for line in script.lines if line.speaker == speaker)
+        speaker: sum(
+            len(_QUESTION.findall(line.text)) for line in script.lines if line.speaker == speaker
+        )
         for speaker in ("host", "guest")
     }
     spoken_words = sum(len(text.split()) for text in spoken)
@@ -277,7 +282,7 @@ def table(results: list[Result]) -> str:
         bad = ", ".join(f"{k} {len(v)}" for k, v in r.unspeakable.items()) or "0"
         rows.append(
             f"| {r.name} | {r.duration} | {r.minutes:.1f} ({r.target}) | {r.verbatim:.0%} "
-            f"| {r.questions['host']}/{r.questions['guest']} | \"{r.top_phrase[0]}\" "
+            f'| {r.questions["host"]}/{r.questions["guest"]} | "{r.top_phrase[0]}" '
             f"({r.top_phrase[1]}) | {r.repeated_sentences} | {bad} | {r.toc_lines} "
             f"| {len(r.holes)} | {r.lufs:.1f} | {r.true_peak:.1f} | {r.balance:+.2f} "
             f"| {r.pitch.get('host', 0):.0f}/{r.pitch.get('guest', 0):.0f} |"
@@ -305,8 +310,11 @@ def main(argv: list[str] | None = None) -> int:
             for duration in args.durations.split(","):
                 result = measure(path, duration, args.out)  # type: ignore[arg-type]
                 results.append(result)
-                print(f"{path.name} {duration}: {result.minutes:.1f} min, "
-                      f"espeak {result.speech_wpm:.0f} spoken words/min", file=sys.stderr)  # fmt: skip
+                print(
+                    f"{path.name} {duration}: {result.minutes:.1f} min, "
+                    f"espeak {result.speech_wpm:.0f} spoken words/min",
+                    file=sys.stderr,
+                )
                 if args.details:
                     for kind, found in result.unspeakable.items():
                         print(f"  {kind}: {found[:5]}", file=sys.stderr)

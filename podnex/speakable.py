@@ -192,6 +192,7 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
+_DOMAIN = re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|ai|app)\b", re.IGNORECASE)
 _EMAIL = re.compile(r"\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
 _ISO_DATE = re.compile(
     r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?Z?)?\b"
@@ -231,6 +232,8 @@ _YEAR_CONTEXT = re.compile(
     r"to|and|through)\s+|[,(]\s*|^)$",
     re.IGNORECASE,
 )
+#: Digits left inside a word once every number pattern is spoken ("Jinja2", "utempter.3").
+_ATTACHED_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _ARROWS = re.compile(r"\s*(?:-+>|=+>|→|⇒)\s*")
 _SYMBOLS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), spoken)
@@ -245,6 +248,8 @@ _SYMBOLS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\s&\s|&", " and "),
         (r"(?<=\s)\+(?=\s)", " plus "),
         (r"(?<=\s)=(?=\s)", " equals "),
+        (r"(?<![\w-])--?(?=[A-Za-z])", ""),
+        (r"=", " "),
         (r"(?<=\s)<=(?=\s)|≤", " at most "),
         (r"(?<=\s)>=(?=\s)|≥", " at least "),
         (r"(?<=\s)<(?=\s)", " less than "),
@@ -276,6 +281,7 @@ def speakable(text: str, language: str | None = None) -> str:
     if code != "en":
         return _tidy(_spell_numbers(_strip_symbols(text), code))
     text = _URL.sub(lambda m: _spoken_url(m.group()), text)
+    text = _DOMAIN.sub(lambda m: _dotted(m.group()), text)
     text = _EMAIL.sub(lambda m: f"{_dotted(m.group(1))} at {_dotted(m.group(2))}", text)
     text = _ARROWS.sub(" to ", text)
     for pattern, spoken in _ABBREVIATIONS:
@@ -298,6 +304,7 @@ def speakable(text: str, language: str | None = None) -> str:
     text = _SCALED.sub(lambda m: f"{_number(m.group(1))} {_SCALES[m.group(2)]}", text)
     text = _LONG_DIGITS.sub(lambda m: _digits(m.group()), text)
     text = _replace_numbers(text)
+    text = _ATTACHED_DIGITS.sub(lambda m: f" {_number(m.group())} ", text)
     text = _strip_symbols(text)
     return _tidy(text)
 

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from podnex.script.notes import has_hole
 from podnex.script.select import Part, Sentence
 from podnex.script.types import ScriptLine, Speaker
 
@@ -66,6 +67,14 @@ _PART_QUESTIONS = (
     "Why should listeners care about {subject}?",
     "What's the main idea behind {subject}?",
 )
+_LATE_QUESTIONS = (
+    "One more area: {subject}.",
+    "Let's not skip {subject}.",
+    "Quickly, {subject}?",
+    "There's also {subject}, right?",
+    "{subject}, briefly?",
+    "Let's squeeze in {subject}.",
+)
 _VERSION_QUESTIONS = (
     "What changed in {subject}?",
     "And {subject}? What came with that one?",
@@ -109,6 +118,11 @@ _OPEN_FOLLOW_UPS = (
     "Where does it go from here?",
     "Anything else on that?",
     "And then?",
+    "Keep going, this is good.",
+    "What else should we know?",
+    "Is there more to it?",
+    "And after that?",
+    "Go on.",
 )
 _GUEST_QUESTIONS = (
     "Can I ask you something? Would you have guessed {term} mattered this much?",
@@ -122,6 +136,7 @@ _HOST_ANSWERS = (
     "No, what was it?",
     "Sure, go ahead.",
 )
+"""The host's reply to each of `_GUEST_QUESTIONS`, in the same order."""
 _CAVEATS = (
     "There's a catch, though.",
     "I'd add a caveat here.",
@@ -145,6 +160,16 @@ _SUMMARY_ANSWERS_THREE = (
 _SUMMARY_ANSWERS_TWO = (
     "Two things. First, {a}. And second, {b}.",
     "I'd say {a}, and {b}.",
+)
+_GUEST_WRAP_QUESTIONS = (
+    "What stood out for you?",
+    "Which of those would you start with?",
+    "And you, which one stuck with you?",
+)
+_HOST_PICKS = (
+    "For me, it's {point}.",
+    "I'd start with {point}.",
+    "{point}, without a doubt.",
 )
 _THANKS = (
     "This has been great. Thank you for walking us through {topic}.",
@@ -230,7 +255,9 @@ def spoken_style(sentence: str) -> str:
     text = re.sub(r"\s+([,.;:!?])", r"\1", text).strip()
     if text[:1].islower():
         text = text[0].upper() + text[1:]
-    return text or sentence
+    if not text or has_hole(text):
+        return sentence
+    return text
 
 
 def _stable(*key: object) -> int:
@@ -322,9 +349,10 @@ class Composer:
         subject = self._subject(part_index, first)
         if not subject or (order == 0 and subject.casefold() == self.topic.casefold()):
             if order == 0:
-                pattern = _choose(phrases, _TOPIC_QUESTIONS, "topic-question")
-                return pattern.format(topic=self.topic)
+                question = _choose(phrases, _TOPIC_QUESTIONS, "topic-question")
+                return question.format(topic=self.topic)
             return _choose(phrases, _OPEN_FOLLOW_UPS, "open-question", part_index)
+        pattern: str | None
         if subject.startswith("Version "):
             subject = "version" + subject[len("Version") :]
             pattern = phrases.pick(_VERSION_QUESTIONS, "version", part_index)
@@ -333,7 +361,9 @@ class Composer:
         else:
             pattern = phrases.pick(_PART_QUESTIONS, "part", part_index)
         if pattern is None:
-            return f"{subject[0].upper()}{subject[1:]}: what's there to know?"
+            pattern = phrases.pick(_LATE_QUESTIONS, "late", part_index)
+        if pattern is None:
+            return f"{subject[0].upper()}{subject[1:]}?"
         return pattern.format(subject=subject)
 
     def _bridge(
@@ -350,10 +380,10 @@ class Composer:
         upcoming = _best_term(answer, used_terms | ({said} if said else set()))
         if said:
             used_terms.add(said)
-        if upcoming and exchange % 4 == 0:
+        if upcoming and exchange % 4 == 2:
             question = phrases.pick(_GUEST_QUESTIONS, "guest-question", exchange)
-            reply = phrases.pick(_HOST_ANSWERS, "host-answer", exchange)
-            if question and reply:
+            if question:
+                reply = _HOST_ANSWERS[_GUEST_QUESTIONS.index(question)]
                 used_terms.add(upcoming)
                 say("guest", question.format(term=_term_text(upcoming)))
                 say("host", reply)
@@ -369,8 +399,11 @@ class Composer:
             used_terms.add(upcoming)
             pieces.append(follow.format(term=_term_text(upcoming)))
         else:
-            pieces.append(_choose(phrases, _OPEN_FOLLOW_UPS, "open-follow-up", exchange))
-        say("host", " ".join(pieces))
+            open_follow = phrases.pick(_OPEN_FOLLOW_UPS, "open-follow-up", exchange)
+            if open_follow:
+                pieces.append(open_follow)
+        if pieces:
+            say("host", " ".join(pieces))
 
     def _answer(
         self, phrases: _Phrases, answer: Sequence[Sentence], exchange: int, answer_index: int
@@ -440,6 +473,9 @@ class Composer:
         else:
             pattern = _choose(phrases, _SUMMARY_ANSWERS_TWO, "summary-answer")
             say("guest", pattern.format(a=points[0], b=points[1]))
+        say("guest", _choose(phrases, _GUEST_WRAP_QUESTIONS, "guest-wrap"))
+        pick = points[_stable(self.topic, "host-pick") % len(points)]
+        say("host", _choose(phrases, _HOST_PICKS, "host-pick").format(point=pick))
 
 
 def _summary_heading(heading: str) -> bool:
@@ -468,14 +504,80 @@ def _choose(phrases: _Phrases, options: Sequence[str], *key: object) -> str:
 
 
 _VERB_ENDINGS = frozenset(
-    "is are was were be has have had can will supports support allows allow uses use "
-    "provides provide offers offer makes make includes include means lets let gives "
-    "give helps help runs run needs need works work does do".split()
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "has",
+        "have",
+        "had",
+        "can",
+        "will",
+        "supports",
+        "support",
+        "allows",
+        "allow",
+        "uses",
+        "use",
+        "provides",
+        "provide",
+        "offers",
+        "offer",
+        "makes",
+        "make",
+        "includes",
+        "include",
+        "means",
+        "lets",
+        "let",
+        "gives",
+        "give",
+        "helps",
+        "help",
+        "runs",
+        "run",
+        "needs",
+        "need",
+        "works",
+        "work",
+        "does",
+        "do",
+    ]
 )
 _GENERIC_TERMS = frozenset(
-    "support features feature application applications project projects users user "
-    "version versions release releases example examples way ways thing things data "
-    "time times use case cases part parts number lot".split()
+    [
+        "support",
+        "features",
+        "feature",
+        "application",
+        "applications",
+        "project",
+        "projects",
+        "users",
+        "user",
+        "version",
+        "versions",
+        "release",
+        "releases",
+        "example",
+        "examples",
+        "way",
+        "ways",
+        "thing",
+        "things",
+        "data",
+        "time",
+        "times",
+        "use",
+        "case",
+        "cases",
+        "part",
+        "parts",
+        "number",
+        "lot",
+    ]
 )
 
 

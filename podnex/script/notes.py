@@ -649,6 +649,7 @@ _HEADING_DATE = re.compile(
     r"|\d{1,2} \w+ \d{4}))\s*$",
     re.IGNORECASE,
 )
+_HEADING_LETTER = re.compile(r"^[A-Z][.)]\s+(?=\S)")
 _BARE_VERSION = re.compile(r"^(?:v(?:ersion)?\s*)?(\d+(?:\.\w+)+(?:[-+.]?\w+)*)$", re.IGNORECASE)
 
 
@@ -663,7 +664,9 @@ def _clean_heading(raw: str) -> str:
     version = _BARE_VERSION.match(heading.strip())
     if version:
         return f"Version {version.group(1)}"
-    heading = _HEADING_NUMBER.sub("", heading)
+    heading = _HEADING_NUMBER.sub("", _HEADING_LETTER.sub("", heading))
+    if heading.isupper() and len(heading.split()) > 1:
+        heading = heading.capitalize()
     return heading.rstrip(" .,:;!-\u2013\u2014").strip()
 
 

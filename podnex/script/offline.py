@@ -45,14 +45,16 @@ PAUSE_SECONDS = 0.45
 _TYPICAL_WORDS_PER_LINE = 22
 TARGET_WORDS: dict[Duration, int] = {
     duration: round(
-        minutes * WORDS_PER_MINUTE / (1 + PAUSE_SECONDS * WORDS_PER_MINUTE / 60 / _TYPICAL_WORDS_PER_LINE)
+        minutes
+        * WORDS_PER_MINUTE
+        / (1 + PAUSE_SECONDS * WORDS_PER_MINUTE / 60 / _TYPICAL_WORDS_PER_LINE)
     )
     for duration, minutes in TARGET_MINUTES.items()
 }
 """Words of dialogue that fill each target at `WORDS_PER_MINUTE` (for writers that count words)."""
 
 #: Words a guest answer packs before the host speaks again (a single sentence may be longer).
-_ANSWER_WORDS = 45
+_ANSWER_WORDS = 30
 _ANSWER_SENTENCES = 2
 #: Parts (groups of sections) a SHORT or LONG episode can give a question each.
 _MAX_PARTS: dict[Duration, int] = {"SHORT": 8, "LONG": 22}
@@ -201,11 +203,20 @@ def _derived_topic(parsed: ParsedNotes) -> str:
     A heading that only names a kind of section ("Installation", "Version 1.2") is not the
     subject; "Litestar is a ... framework" names it.
     """
-    if parsed.first_heading and not _GENERIC_HEADINGS.match(parsed.first_heading):
+    if (
+        parsed.first_heading
+        and len(parsed.first_heading) >= 3
+        and not _GENERIC_HEADINGS.match(parsed.first_heading)
+    ):
         return _trim_words(parsed.first_heading, _MAX_HEADING_WORDS)
     for section in parsed.sections:
         heading = section.heading
-        if heading and not _GENERIC_HEADINGS.match(heading) and section is parsed.sections[0]:
+        if (
+            heading
+            and len(heading) >= 3
+            and not _GENERIC_HEADINGS.match(heading)
+            and section is parsed.sections[0]
+        ):
             return _trim_words(heading, _MAX_HEADING_WORDS)
     first = parsed.sections[0].sentences[0]
     subject = _SUBJECT_SENTENCE.match(first)

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import yake
 
-from podnex.script.notes import Section
+from podnex.script.notes import Section, has_hole
 
 #: Key phrases extracted from the notes (1 to 3 words each).
 KEYPHRASES = 40
@@ -73,6 +73,8 @@ def score_sections(sections: Sequence[Section]) -> list[Part]:
     for section in sections:
         sentences: list[Sentence] = []
         for position, sentence in enumerate(section.sentences):
+            if has_hole(sentence):
+                continue
             normal = _normalised(sentence)
             words = set(normal.split())
             if normal in seen_texts or _near_duplicate(words, seen):
