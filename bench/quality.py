@@ -152,15 +152,17 @@ def top_phrase(script: Script) -> tuple[str, int]:
     return counts.most_common(1)[0] if counts else ("", 0)
 
 
-def repeated_sentences(script: Script) -> int:
-    """Sentences (5+ words) said more than once."""
+def repeated_sentences(script: Script, notes: str) -> int:
+    """Sentences of the notes (5+ words) said more than once (framing phrases are counted
+    by the top-phrase column, and may come back twice)."""
+    source = " ".join(_words(notes))
     counts = Counter(
         " ".join(_words(sentence))
         for line in script.lines
         for sentence in _SENTENCE.findall(line.text)
         if len(_words(sentence)) >= 5
     )
-    return sum(count - 1 for count in counts.values() if count > 1)
+    return sum(count - 1 for text, count in counts.items() if count > 1 and text in source)
 
 
 def unspeakable(spoken: list[str]) -> dict[str, list[str]]:
@@ -256,7 +258,7 @@ def measure(path: Path, duration: Duration, out: Path | None) -> Result:
         verbatim=verbatim_share(script_text, notes),
         questions=questions,
         top_phrase=top_phrase(script),
-        repeated_sentences=repeated_sentences(script),
+        repeated_sentences=repeated_sentences(script, notes),
         unspeakable=unspeakable(spoken),
         toc_lines=toc_lines(script, notes),
         holes=[s for line in script.lines for s in _SENTENCE.findall(line.text) if has_hole(s)],

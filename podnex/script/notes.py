@@ -701,6 +701,8 @@ _HASH = re.compile(
     r"-[0-9a-f]{12}\b",
     re.IGNORECASE,
 )
+#: Code written in prose without backticks: a dotted name called, ``a.timeout(N)``.
+_BARE_CALL = re.compile(r"(?<![\w.])@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\([^()\s]*\)")
 #: @mentions and "by @name" credits.
 _MENTION = re.compile(
     r"(?:\b(?:by|thanks to|thanks)\s+)?(?<![\w.])@[\w-]+(?:\s*(?:,|and)\s*@[\w-]+)*"
@@ -814,6 +816,7 @@ def _clean_inline(text: str) -> str:
     text = _ISSUE_REFERENCE.sub(f" {_REMOVED} ", text)
     text = _MENTION.sub(f" {_REMOVED} ", text)
     text = _HASH.sub(f" {_REMOVED} ", text)
+    text = _BARE_CALL.sub(f" {_HOLE} ", text)
     text = _EMOJI_CODE.sub(" ", text)
     text = _ARROW.sub(" to ", text)
     text = _COMPARISON.sub(lambda m: _COMPARISON_WORDS[m.group(1)], text)
