@@ -702,7 +702,9 @@ _HASH = re.compile(
     re.IGNORECASE,
 )
 #: Code written in prose without backticks: a dotted name called, ``a.timeout(N)``.
-_BARE_CALL = re.compile(r"(?<![\w.])@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\([^()\s]*\)")
+_BARE_CALL = re.compile(
+    r"(?<![\w.])@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\([^()\s]*\)|(?<!\S)--?[a-z][\w-]*=\S+"
+)
 #: @mentions and "by @name" credits.
 _MENTION = re.compile(
     r"(?:\b(?:by|thanks to|thanks)\s+)?(?<![\w.])@[\w-]+(?:\s*(?:,|and)\s*@[\w-]+)*"
@@ -814,9 +816,9 @@ def _clean_inline(text: str) -> str:
     text = _EMAIL.sub(f" {_REMOVED} ", text)
     text = _TIMESTAMP.sub(f" {_REMOVED} ", text)
     text = _ISSUE_REFERENCE.sub(f" {_REMOVED} ", text)
+    text = _BARE_CALL.sub(f" {_HOLE} ", text)
     text = _MENTION.sub(f" {_REMOVED} ", text)
     text = _HASH.sub(f" {_REMOVED} ", text)
-    text = _BARE_CALL.sub(f" {_HOLE} ", text)
     text = _EMOJI_CODE.sub(" ", text)
     text = _ARROW.sub(" to ", text)
     text = _COMPARISON.sub(lambda m: _COMPARISON_WORDS[m.group(1)], text)
