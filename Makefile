@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format typecheck bench clean install
+.PHONY: dev test lint format typecheck bench quality clean install
 
 install: $(STAMP)
 
@@ -46,6 +46,12 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	PODNEX_BENCH_FROM_MAKE=1 $(BIN)/python -m bench $(BENCH_ARGS)
+
+# Episode quality (issue #13): real notes from this machine -> script -> espeak -> MP3,
+# measured (length, verbatim share, questions, repeats, unspeakable tokens, loudness,
+# balance, pitch). A few minutes; QUALITY_ARGS="--write docs/quality.md" keeps the table.
+quality: $(STAMP)
+	$(BIN)/python -m bench.quality $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityDeps, heartbeating, log, retry_delay
 from podnex import metrics
+from podnex.speakable import speakable
 from podnex.speech.base import SpeechError
 from podnex.storage.keys import segment_key
 from workflows.types import SpeechRequest, SpeechResult
@@ -34,7 +35,9 @@ class SpeechActivities:
         metrics.count_speech_cache(activity.metric_meter(), hit=False)
         try:
             async with heartbeating():
-                audio = await engine.synthesize(request.text, request.voice)
+                # Numbers, symbols and shorthand in words; the transcript keeps the text.
+                spoken = speakable(request.text, request.language)
+                audio = await engine.synthesize(spoken, request.voice)
         except SpeechError as exc:
             metrics.count_provider_error(
                 activity.metric_meter(),

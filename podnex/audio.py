@@ -1,6 +1,8 @@
 """Combining spoken lines into one loudness-normalised MP3 episode.
 
-Lines are streamed: each line's WAV is decoded, levelled to a common speech level and
+Lines are streamed: each line's WAV is decoded, levelled to a common loudness (measured
+the way the episode's loudness is, K-weighted and gated as in ITU-R BS.1770, so a higher
+voice is not heard louder than a lower one) and
 written, after a short pause, to the ``ffmpeg`` binary bundled by ``imageio-ffmpeg``, then
 dropped, so memory does not grow with the episode's length. Two ffmpeg passes make the
 episode, both linear in its length:
@@ -36,6 +38,7 @@ from typing import IO, Any
 
 import imageio_ffmpeg
 import mutagen
+import numpy as np
 from mutagen.mp3 import MP3
 
 from podnex.spec import LineTiming
@@ -57,7 +60,13 @@ AudioSegment.converter = FFMPEG_EXE
 
 _SAMPLE_WIDTH_BYTES = 2
 _LINE_LEVEL_DBFS = -23.0
-"""Speech level every line is brought to before mixing, leaving headroom for peaks."""
+"""Loudness (LUFS) every line is brought to before mixing, leaving headroom for peaks."""
+_BLOCK_SECONDS = 0.4
+_BLOCK_HOP_SECONDS = 0.1
+_LIMIT_FRAME_SECONDS = 0.005
+_LEVEL_PASSES = 2
+_ABSOLUTE_GATE_LUFS = -70.0
+_RELATIVE_GATE_LU = 10.0
 _LINE_PEAK_CEILING_DBFS = -1.0
 """Levelling never raises a line's peak above this, so it cannot clip."""
 _LEVEL_WINDOW_MS = 50
@@ -272,7 +281,7 @@ def _write_mix(
             silence = round(pause * stream.rate / 1000)
             stream.write(bytes(silence * _SAMPLE_WIDTH_BYTES))
             written += silence
-        segment = _level(segment.set_frame_rate(stream.rate))
+        segment = _level(segment.set_frame_rate(stream.rate), stream.line_ceiling_dbfs)
         data = segment.raw_data
         start = written
         stream.write(data)
@@ -302,15 +311,20 @@ class _MixStream:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def line_ceiling_dbfs(self) -> float:
+        """The mix limiter's ceiling, which each line's peaks are held under too."""
+        low, high = _LIMITER_RANGE_DBFS
+        ceiling = _LINE_LEVEL_DBFS + _TRUE_PEAK_DBTP - self._target_lufs - _MEASURE_MARGIN_DB
+        return min(max(ceiling, low), high)
+
     def start(self, rate: int) -> None:
         self.rate = rate
         # Lines sit at about _LINE_LEVEL_DBFS, which the gain raises to the target: a peak
         # at this ceiling then lands near the true-peak limit instead of far above it.
         # _MEASURE_MARGIN_DB lower, so a mix measured a little under the line level is not
         # limited again (costing loudness) after the gain.
-        low, high = _LIMITER_RANGE_DBFS
-        ceiling = _LINE_LEVEL_DBFS + _TRUE_PEAK_DBTP - self._target_lufs - _MEASURE_MARGIN_DB
-        ceiling = min(max(ceiling, low), high)
+        ceiling = self.line_ceiling_dbfs
         filters = ",".join(
             [
                 f"alimiter=limit={10 ** (ceiling / 20):.4f}:level=false:latency=true",
@@ -415,13 +429,125 @@ def _speech_level_dbfs(segment: AudioSegment) -> float | None:
     return 10 * math.log10(sum(speech) / len(speech))
 
 
-def _level(segment: AudioSegment) -> AudioSegment:
-    """Bring the speech in ``segment`` to the common level without clipping its peaks."""
-    level = _speech_level_dbfs(segment)
+@functools.lru_cache(maxsize=16)
+def _k_weighting(size: int, rate: int) -> np.ndarray:
+    """The power response of the BS.1770 K-weighting filter at the FFT bins of ``size``.
+
+    The two stages (a +4 dB high shelf near 1.5 kHz modelling the head, and a high-pass
+    near 38 Hz) are the biquads of the standard, derived for ``rate`` as pyloudnorm does.
+    """
+    frequencies = np.fft.rfftfreq(size, 1.0 / rate)
+    z = np.exp(-1j * 2 * np.pi * frequencies / rate)
+
+    def response(b: tuple[float, float, float], a: tuple[float, float, float]) -> np.ndarray:
+        numerator = b[0] + b[1] * z + b[2] * z**2
+        denominator = a[0] + a[1] * z + a[2] * z**2
+        return np.abs(numerator / denominator) ** 2
+
+    gain, shelf_hz, shelf_q = 4.0, 1500.0, 1 / math.sqrt(2)
+    amplitude = 10 ** (gain / 40)
+    w0 = 2 * math.pi * shelf_hz / rate
+    alpha = math.sin(w0) / (2 * shelf_q)
+    cos_w0, root = math.cos(w0), 2 * math.sqrt(amplitude) * alpha
+    shelf = response(
+        (
+            amplitude * ((amplitude + 1) + (amplitude - 1) * cos_w0 + root),
+            -2 * amplitude * ((amplitude - 1) + (amplitude + 1) * cos_w0),
+            amplitude * ((amplitude + 1) + (amplitude - 1) * cos_w0 - root),
+        ),
+        (
+            (amplitude + 1) - (amplitude - 1) * cos_w0 + root,
+            2 * ((amplitude - 1) - (amplitude + 1) * cos_w0),
+            (amplitude + 1) - (amplitude - 1) * cos_w0 - root,
+        ),
+    )
+    w0 = 2 * math.pi * 38.0 / rate
+    alpha = math.sin(w0) / (2 * 0.5)
+    cos_w0 = math.cos(w0)
+    high_pass = response(
+        ((1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2),
+        (1 + alpha, -2 * cos_w0, 1 - alpha),
+    )
+    weights: np.ndarray = shelf * high_pass
+    return weights
+
+
+def _speech_loudness_lufs(segment: AudioSegment) -> float | None:
+    """The gated, K-weighted loudness of ``segment`` in LUFS (BS.1770), or None if silent.
+
+    400 ms blocks with 75 % overlap; each block's K-weighted mean square comes from its
+    spectrum (Parseval), so no filter runs sample by sample. Blocks under -70 LUFS, then
+    those 10 LU under the mean of the rest, are pauses, not speech. A line shorter than a
+    block is measured as one block.
+    """
+    rate = segment.frame_rate
+    samples = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.float64) / 32768.0
+    size = int(_BLOCK_SECONDS * rate)
+    if samples.size == 0 or not np.any(samples):
+        return None
+    if samples.size < size:
+        samples = np.pad(samples, (0, size - samples.size))
+    hop = int(_BLOCK_HOP_SECONDS * rate)
+    starts = np.arange(0, samples.size - size + 1, hop)
+    blocks = samples[starts[:, None] + np.arange(size)[None, :]]
+    spectrum = np.abs(np.fft.rfft(blocks, axis=1)) ** 2
+    spectrum[:, 1 : (size + 1) // 2] *= 2  # the negative frequencies
+    powers = (spectrum * _k_weighting(size, rate)).sum(axis=1) / size**2
+    loudness = -0.691 + 10 * np.log10(np.maximum(powers, 1e-20))
+    gated = powers[loudness > _ABSOLUTE_GATE_LUFS]
+    if gated.size == 0:
+        return None
+    relative = -0.691 + 10 * math.log10(float(gated.mean())) - _RELATIVE_GATE_LU
+    speech = powers[(loudness > _ABSOLUTE_GATE_LUFS) & (loudness > relative)]
+    return -0.691 + 10 * math.log10(float(speech.mean()))
+
+
+def _peak_limit(samples: np.ndarray, ceiling: float, rate: int) -> np.ndarray:
+    """Hold ``samples`` under ``ceiling`` with a smooth gain (5 ms attack and release)."""
+    frame = max(1, int(rate * _LIMIT_FRAME_SECONDS))
+    count = samples.size
+    padded = np.pad(np.abs(samples), (0, (-count) % frame)).reshape(-1, frame).max(axis=1)
+    need = np.minimum(1.0, ceiling / np.maximum(padded, 1e-12))
+    held = need.copy()
+    held[1:] = np.minimum(held[1:], need[:-1])
+    held[:-1] = np.minimum(held[:-1], need[1:])
+    centres = np.arange(held.size) * frame + frame / 2
+    gain = np.interp(np.arange(count), centres, held)
+    limited: np.ndarray = samples * gain
+    return limited
+
+
+def _level(segment: AudioSegment, ceiling_dbfs: float | None = None) -> AudioSegment:
+    """Bring the speech in ``segment`` to the common loudness without clipping its peaks.
+
+    With ``ceiling_dbfs`` (the mix limiter's ceiling), the line's own peaks are limited
+    to it first and its loudness measured after that, so the limiting, which takes more
+    from a voice with sharper peaks, leaves every voice equally loud.
+    """
+    level = _speech_loudness_lufs(segment)
     if level is None:
         return segment
-    gain = min(_LINE_LEVEL_DBFS - level, _LINE_PEAK_CEILING_DBFS - segment.max_dBFS)
-    return segment.apply_gain(gain)
+    if ceiling_dbfs is None:
+        gain = min(_LINE_LEVEL_DBFS - level, _LINE_PEAK_CEILING_DBFS - segment.max_dBFS)
+        return segment.apply_gain(gain)
+    rate = segment.frame_rate
+    ceiling = 10 ** (ceiling_dbfs / 20)
+    samples = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.float64) / 32768.0
+    samples = samples * 10 ** ((_LINE_LEVEL_DBFS - level) / 20)
+    for _ in range(_LEVEL_PASSES):
+        samples = _peak_limit(samples, ceiling, rate)
+        limited = segment._spawn(_to_pcm(samples))
+        after = _speech_loudness_lufs(limited)
+        if after is None:
+            break
+        samples = samples * 10 ** ((_LINE_LEVEL_DBFS - after) / 20)
+    samples = _peak_limit(samples, ceiling, rate)
+    levelled: AudioSegment = segment._spawn(_to_pcm(samples))
+    return levelled
+
+
+def _to_pcm(samples: np.ndarray) -> bytes:
+    return bytes(np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes())
 
 
 def _encode_mp3(

@@ -146,7 +146,7 @@ SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
             languages=ENGLISH,
             build=_espeak,
             task_limits=lambda settings: (settings.espeak.max_concurrency, None),
-            words_per_minute=175.0,
+            words_per_minute=160.0,  # measured: podnex.speech.espeak.ESPEAK_SPOKEN_WORDS_PER_MINUTE
         ),
         "openai": SpeechProvider(
             name="openai",

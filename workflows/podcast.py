@@ -318,6 +318,7 @@ class PodcastWorkflow:
                         text=line.text,
                         voice=input.spec.voice_of(line.speaker),
                         provider=input.spec.tts_provider,
+                        language=input.spec.language,
                     ),
                     task_queue=queue,
                     start_to_close_timeout=timedelta(minutes=2),

@@ -168,6 +168,8 @@ class SpeechRequest(BaseModel):
     text: str
     voice: str
     provider: str
+    language: str | None = None
+    """The script's language, for reading numbers and symbols aloud in it."""
 
 
 class SpeechResult(BaseModel):

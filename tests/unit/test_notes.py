@@ -127,11 +127,32 @@ def test_links_images_urls_and_emails() -> None:
     assert_clean(parse_notes(notes))
 
 
-def test_inline_code_keeps_only_short_plain_words() -> None:
-    (section,) = parse_notes(
-        "Install `pytest` first, then run `pytest -q tests/` and `x = f(y)` often."
+def test_inline_code_becomes_a_name_or_the_sentence_goes() -> None:
+    sections = parse_notes(
+        "Install `pytest` first, then run `pytest -q tests/` and `x = f(y)` often. "
+        "The result is an `ActivityHandle` which supports `run_until_complete()`. "
+        "Call `asyncio.run()` to start. Pass `--max-workers` to scale. "
+        "It returns a `dict[str, int]` mapping."
     )
-    assert section.sentences == ("Install pytest first, then run often.",)
+    assert all_sentences(sections) == [
+        "The result is an Activity Handle which supports run until complete.",
+        "Call asyncio run to start.",
+        "Pass max workers to scale.",
+    ]
+
+
+def test_a_colon_before_dropped_code_drops_its_sentence() -> None:
+    notes = (
+        "Install the package. And run it with:\n\n```\npython -m app\n```\n\n"
+        "The options are:\n\n- fast mode\n- safe mode\n\nExample::\n\n   app.run(1)\n\nDone."
+    )
+    assert all_sentences(parse_notes(notes)) == [
+        "Install the package.",
+        "The options are.",
+        "Fast mode.",
+        "Safe mode.",
+        "Done.",
+    ]
 
 
 def test_fenced_indented_and_html_code_blocks_are_dropped() -> None:
@@ -163,8 +184,8 @@ def test_tables_become_one_sentence_per_row() -> None:
     )
     (section,) = parse_notes(notes)
     assert section.sentences == (
-        "Name: Alice, Role: Engineer.",
-        "Name: Bob, Role: PM, Notes: Joined in May.",
+        "For Alice, Role is Engineer.",
+        "For Bob, Role is PM and Notes is Joined in May.",
     )
 
 
@@ -196,14 +217,14 @@ def test_emphasis_footnotes_quotes_and_stray_markup_never_appear() -> None:
     sentences = all_sentences(sections)
     assert sentences == [
         "Some emphasis, strong, struck and marked text.",
-        "A snake case name, C sharp code and issue number 42 with breaks.",
+        "A snake case name, C sharp code with breaks.",
         "A quoted remark here.",
         "Nested quote.",
         "An alert box.",
         "Pipes, separate, words here.",
         "Escaped stars too.",
     ]
-    assert sections[0].heading == "Heading and bold"
+    assert sections[0].heading == "Heading with code and bold"
     assert "title" not in " ".join(sentences).lower()
 
 

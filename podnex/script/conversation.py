@@ -1,0 +1,622 @@
+"""Turning selected sentences into a conversation between a host and a guest.
+
+The host opens by naming the subject, asks about each part of the notes with a question
+built from its heading or key phrase, reacts to the guest's answer by naming what it was
+about, asks the next question from the next answer's key phrase, and closes with a recap
+of the episode's key points. The guest explains in the notes' own facts, told in a
+spoken register (contractions, no parenthetical asides, plainer connectives), opens with
+a caveat when a point is one, and now and then asks the host a question back.
+
+Every phrase pattern is used at most twice an episode (`_Phrases`), so no bridge is heard
+over and over; patterns are picked by a stable hash of the topic and position, so the
+same notes always give the same script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from podnex.script.notes import has_hole
+from podnex.script.select import Part, Sentence
+from podnex.script.types import ScriptLine, Speaker
+
+#: A phrase pattern is used at most this many times an episode.
+MAX_PHRASE_USES = 2
+
+_OPENINGS = (
+    "Welcome to the show. Today we're talking about {topic}, and my guest has been "
+    "through all the notes.",
+    "Hello and welcome. This episode is all about {topic}, and I've got a guest here to "
+    "walk us through it.",
+    "Hi everyone, and welcome. We're diving into {topic} today, with a guest who knows "
+    "the material well.",
+)
+_GREETINGS = (
+    "Thanks for having me. {topic} is a fun one to unpack.",
+    "Glad to be here. There's a lot to like in {topic}, so let's get into it.",
+    "Thanks, it's great to be on the show. Happy to talk about {topic}.",
+)
+_FIRST_QUESTIONS = (
+    "Let's start with {subject}. What should people know first?",
+    "To kick things off, what's the big picture on {subject}?",
+    "First up: {subject}. Where do we begin?",
+    "So, {subject}. What's the short version?",
+)
+_TOPIC_QUESTIONS = (
+    "So, what is {topic}, in a nutshell?",
+    "Let's start at the beginning. What's {topic} about?",
+    "For anyone new to it, how would you describe {topic}?",
+)
+_PART_QUESTIONS = (
+    "Let's move on to {subject}. What's important there?",
+    "Next up: {subject}. What can you tell us?",
+    "Now, {subject}. What should we know about that?",
+    "Let's turn to {subject}. What stands out?",
+    "What about {subject}?",
+    "How does {subject} fit into all this?",
+    "I want to ask about {subject}. What's the story there?",
+    "Tell me about {subject}.",
+    "Where does {subject} come in?",
+    "And {subject}? What's going on there?",
+    "Can you walk us through {subject}?",
+    "What's worth knowing about {subject}?",
+    "Give us the gist of {subject}.",
+    "Why should listeners care about {subject}?",
+    "What's the main idea behind {subject}?",
+)
+_LATE_QUESTIONS = (
+    "One more area: {subject}.",
+    "Let's not skip {subject}.",
+    "Quickly, {subject}?",
+    "There's also {subject}, right?",
+    "{subject}, briefly?",
+    "Let's squeeze in {subject}.",
+)
+_VERSION_QUESTIONS = (
+    "What changed in {subject}?",
+    "And {subject}? What came with that one?",
+    "What did {subject} bring?",
+    "Moving on to {subject}. What's new there?",
+    "How about {subject}?",
+    "Anything notable in {subject}?",
+    "And what happened in {subject}?",
+)
+_REACTIONS = (
+    "So {term} is really at the heart of it.",
+    "Okay, {term}. That's useful to know.",
+    "Interesting, I hadn't thought about {term} that way.",
+    "Right, so it comes down to {term}.",
+    "That makes sense for {term}.",
+    "Good point about {term}.",
+    "Got it, {term}.",
+    "{Term}, okay.",
+    "So {term} matters here.",
+    "I like that about {term}.",
+    "That's a helpful way to put {term}.",
+    "Noted on {term}.",
+)
+_FOLLOW_UPS = (
+    "And what about {term}?",
+    "Where does {term} come in?",
+    "How does {term} fit with that?",
+    "What should people know about {term}?",
+    "Tell me more about {term}.",
+    "And {term}? How does that work?",
+    "So what's the deal with {term}?",
+    "Can you say more about {term}?",
+    "How does {term} play into this?",
+    "What role does {term} play?",
+    "Is {term} part of the same picture?",
+    "What's the story with {term}?",
+)
+_OPEN_FOLLOW_UPS = (
+    "What else is there?",
+    "What comes next?",
+    "Where does it go from here?",
+    "Anything else on that?",
+    "And then?",
+    "Keep going, this is good.",
+    "What else should we know?",
+    "Is there more to it?",
+    "And after that?",
+    "Go on.",
+)
+_GUEST_QUESTIONS = (
+    "Can I ask you something? Would you have guessed {term} mattered this much?",
+    "Have you run into {term} before?",
+    "Do you know what surprised me about {term}?",
+    "Want to hear the part about {term} I like best?",
+)
+_HOST_ANSWERS = (
+    "Honestly, no. Tell me more.",
+    "Only in passing. Go ahead.",
+    "No, what was it?",
+    "Sure, go ahead.",
+)
+"""The host's reply to each of `_GUEST_QUESTIONS`, in the same order."""
+_CAVEATS = (
+    "There's a catch, though.",
+    "I'd add a caveat here.",
+    "One thing to watch, though.",
+)
+_LEADS = ("Sure.", "Well,", "Right.", "Good question.", "So,", "Okay.", "Yes.")
+_PART_RECAPS = (
+    "So on {subject}, the thing to remember is {term}.",
+    "Quick recap on {subject}: {term}.",
+    "So {subject} comes down to {term}.",
+)
+_SUMMARY_QUESTIONS = (
+    "Before we wrap up: if listeners remember just a few things, what should they be?",
+    "We're nearly out of time. What are the key points to take away?",
+    "Let's pull it together. What are the big takeaways?",
+)
+_SUMMARY_ANSWERS_THREE = (
+    "Three things. First, {a}. Second, {b}. And third, {c}.",
+    "I'd say {a}, then {b}, and finally {c}.",
+)
+_SUMMARY_ANSWERS_TWO = (
+    "Two things. First, {a}. And second, {b}.",
+    "I'd say {a}, and {b}.",
+)
+_GUEST_WRAP_QUESTIONS = (
+    "What stood out for you?",
+    "Which of those would you start with?",
+    "And you, which one stuck with you?",
+)
+_HOST_PICKS = (
+    "For me, it's {point}.",
+    "I'd start with {point}.",
+    "{point}, without a doubt.",
+)
+_THANKS = (
+    "This has been great. Thank you for walking us through {topic}.",
+    "Thanks so much for breaking down {topic} for us.",
+    "Really helpful. Thank you for taking us through {topic}.",
+)
+_SIGN_OFFS = (
+    "Thanks for having me. It was a pleasure.",
+    "My pleasure. Thanks for having me, and thanks to everyone listening.",
+    "Thank you. I enjoyed it.",
+)
+_CLOSINGS = (
+    "And thank you all for listening. Until next time.",
+    "That's all for today. Thanks for listening, and see you next time.",
+    "Thanks for tuning in. Take care, and see you soon.",
+)
+
+#: A sentence with one of these is a caveat the guest flags before saying it.
+_CONTRAST = re.compile(
+    r"\b(?:however|but|not|never|cannot|can't|don't|doesn't|must|only|although|beware"
+    r"|careful|warning|avoid|instead)\b",
+    re.IGNORECASE,
+)
+_PARENTHETICAL = re.compile(r"\s*\([^()]{4,120}\)(?=[\s,.;:!?]|$)")
+_SPOKEN_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE if pattern.islower() else 0), spoken)
+    for pattern, spoken in (
+        (r"\bit is\b", "it's"),
+        (r"\bthat is\b(?!,)", "that's"),
+        (r"\bthere is\b", "there's"),
+        (r"\bwhat is\b", "what's"),
+        (r"\bdo not\b", "don't"),
+        (r"\bdoes not\b", "doesn't"),
+        (r"\bdid not\b", "didn't"),
+        (r"\bis not\b", "isn't"),
+        (r"\bare not\b", "aren't"),
+        (r"\bwas not\b", "wasn't"),
+        (r"\bcannot\b", "can't"),
+        (r"\bcan not\b", "can't"),
+        (r"\bwill not\b", "won't"),
+        (r"\bwould not\b", "wouldn't"),
+        (r"\bshould not\b", "shouldn't"),
+        (r"\bhave not\b", "haven't"),
+        (r"\bhas not\b", "hasn't"),
+        (r"\byou will\b", "you'll"),
+        (r"\bwe will\b", "we'll"),
+        (r"\bit will\b", "it'll"),
+        (r"\bthey will\b", "they'll"),
+        (r"\byou are\b", "you're"),
+        (r"\bwe are\b", "we're"),
+        (r"\bthey are\b", "they're"),
+        (r"\byou have\b", "you've"),
+        (r"\bwe have\b", "we've"),
+        (r"\bin order to\b", "to"),
+        (r"\ba number of\b", "several"),
+        (r"\butili[sz]e(s|d)?\b", r"use\1"),
+        (r"\ballows you to\b", "lets you"),
+        (r"\ballows users to\b", "lets people"),
+        (r"\ballows the user to\b", "lets you"),
+        (r"\bis able to\b", "can"),
+        (r"\bare able to\b", "can"),
+        (r"\bin addition to\b", "besides"),
+        (r"\bprior to\b", "before"),
+        (r"\bsubsequently\b", "later"),
+        (r"\bapproximately\b", "about"),
+        (r"\bnumerous\b", "many"),
+        (r"\bcommence(s|d)?\b", r"start\1"),
+        (r"^(?:Additionally|Furthermore|Moreover|In addition),\s*", "Also, "),
+        (r"^However,\s*", "But "),
+        (r"^(?:Therefore|Thus|Hence|Consequently),\s*", "So "),
+        (r"^Note that\s+", ""),
+        (r"^Please note that\s+", ""),
+        (r"^It should be noted that\s+", ""),
+    )
+)
+
+
+def spoken_style(sentence: str) -> str:
+    """A sentence of the notes as a person would say it: same facts, spoken register."""
+    text = _PARENTHETICAL.sub("", sentence)
+    for pattern, spoken in _SPOKEN_REWRITES:
+        text = pattern.sub(spoken, text)
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text).strip()
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    if not text or has_hole(text):
+        return sentence
+    return text
+
+
+def _stable(*key: object) -> int:
+    digest = hashlib.sha256("\x1f".join(map(str, key)).encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+class _Phrases:
+    """Picks phrase patterns by a stable hash, each at most `MAX_PHRASE_USES` times."""
+
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+        self._uses: Counter[str] = Counter()
+
+    def pick(self, options: Sequence[str], *key: object) -> str | None:
+        """A pattern not yet used up, or None when all of ``options`` are."""
+        start = _stable(self._topic, *key) % len(options)
+        for offset in range(len(options)):
+            option = options[(start + offset) % len(options)]
+            if self._uses[option] < MAX_PHRASE_USES:
+                self._uses[option] += 1
+                return option
+        return None
+
+
+def _term_text(term: str) -> str:
+    """A key phrase as said mid-sentence: lower case unless it is a name or acronym."""
+    if any(ch.isupper() for ch in term[1:]) or (term[:1].isupper() and " " not in term):
+        return term
+    return term.lower()
+
+
+class Composer:
+    """Renders a selection of sentences into dialogue for one topic and its parts."""
+
+    def __init__(self, topic: str, parts: Sequence[Part], long: bool) -> None:
+        self.topic = topic
+        self.parts = list(parts)
+        self.long = long
+
+    def compose(self, answers: Sequence[Sequence[Sequence[Sentence]]]) -> list[ScriptLine]:
+        """The whole script: opening, a conversation per part, recap and closing."""
+        dialogue = _Dialogue()
+        self._render(dialogue.say, answers)
+        return dialogue.lines()
+
+    def _render(
+        self,
+        say: Callable[[Speaker, str], None],
+        answers: Sequence[Sequence[Sequence[Sentence]]],
+    ) -> None:
+        phrases = _Phrases(self.topic)
+        topic = self.topic
+        say("host", _choose(phrases, _OPENINGS, "opening").format(topic=topic))
+        say("guest", _choose(phrases, _GREETINGS, "greeting").format(topic=topic))
+        used_terms: set[str] = set()
+        exchange = 0
+        spoken_parts = [(i, a) for i, a in enumerate(answers) if a]
+        for order, (part_index, part_answers) in enumerate(spoken_parts):
+            say("host", self._part_question(phrases, part_index, order, part_answers[0]))
+            for answer_index, answer in enumerate(part_answers):
+                exchange += 1
+                if answer_index:
+                    previous = part_answers[answer_index - 1]
+                    self._bridge(say, phrases, previous, answer, used_terms, exchange)
+                say("guest", self._answer(phrases, answer, exchange, answer_index))
+            if self.long and len(part_answers) > 1:
+                recap = self._part_recap(phrases, part_index, part_answers, used_terms)
+                if recap:
+                    say("host", recap)
+        self._summary(say, phrases, answers)
+        say("host", _choose(phrases, _THANKS, "thanks").format(topic=topic))
+        say("guest", _choose(phrases, _SIGN_OFFS, "sign-off"))
+        say("host", _choose(phrases, _CLOSINGS, "closing"))
+
+    def _subject(self, part_index: int, first: Sequence[Sentence]) -> str:
+        heading = self.parts[part_index].heading
+        if heading and len(heading.split()) <= 10:
+            return heading.rstrip("?")
+        term = _best_term(first, set())
+        return _term_text(term) if term else ""
+
+    def _part_question(
+        self, phrases: _Phrases, part_index: int, order: int, first: Sequence[Sentence]
+    ) -> str:
+        heading = self.parts[part_index].heading
+        if heading and heading.endswith("?") and len(heading.split()) <= 14:
+            return heading
+        subject = self._subject(part_index, first)
+        if not subject or (order == 0 and subject.casefold() == self.topic.casefold()):
+            if order == 0:
+                question = _choose(phrases, _TOPIC_QUESTIONS, "topic-question")
+                return question.format(topic=self.topic)
+            return _choose(phrases, _OPEN_FOLLOW_UPS, "open-question", part_index)
+        pattern: str | None
+        if subject.startswith("Version "):
+            subject = "version" + subject[len("Version") :]
+            pattern = phrases.pick(_VERSION_QUESTIONS, "version", part_index)
+        elif order == 0:
+            pattern = phrases.pick(_FIRST_QUESTIONS, "first", part_index)
+        else:
+            pattern = phrases.pick(_PART_QUESTIONS, "part", part_index)
+        if pattern is None:
+            pattern = phrases.pick(_LATE_QUESTIONS, "late", part_index)
+        if pattern is None:
+            return f"{subject[0].upper()}{subject[1:]}?"
+        return pattern.format(subject=subject)
+
+    def _bridge(
+        self,
+        say: Callable[[Speaker, str], None],
+        phrases: _Phrases,
+        previous: Sequence[Sentence],
+        answer: Sequence[Sentence],
+        used_terms: set[str],
+        exchange: int,
+    ) -> None:
+        """What joins two answers: a reaction and a question, or a question from the guest."""
+        said = _best_term(previous, used_terms)
+        upcoming = _best_term(answer, used_terms | ({said} if said else set()))
+        if said:
+            used_terms.add(said)
+        if upcoming and exchange % 4 == 2:
+            question = phrases.pick(_GUEST_QUESTIONS, "guest-question", exchange)
+            if question:
+                reply = _HOST_ANSWERS[_GUEST_QUESTIONS.index(question)]
+                used_terms.add(upcoming)
+                say("guest", question.format(term=_term_text(upcoming)))
+                say("host", reply)
+                return
+        pieces: list[str] = []
+        if said:
+            reaction = phrases.pick(_REACTIONS, "reaction", exchange)
+            if reaction:
+                text = _term_text(said)
+                pieces.append(reaction.format(term=text, Term=text[0].upper() + text[1:]))
+        follow = phrases.pick(_FOLLOW_UPS, "follow-up", exchange) if upcoming else None
+        if follow and upcoming:
+            used_terms.add(upcoming)
+            pieces.append(follow.format(term=_term_text(upcoming)))
+        else:
+            open_follow = phrases.pick(_OPEN_FOLLOW_UPS, "open-follow-up", exchange)
+            if open_follow:
+                pieces.append(open_follow)
+        if pieces:
+            say("host", " ".join(pieces))
+
+    def _answer(
+        self, phrases: _Phrases, answer: Sequence[Sentence], exchange: int, answer_index: int
+    ) -> str:
+        texts = [spoken_style(sentence.text) for sentence in answer]
+        lead: str | None = None
+        if _CONTRAST.search(texts[0]) and exchange % 2 == 0:
+            lead = phrases.pick(_CAVEATS, "caveat", exchange)
+        elif answer_index == 0 and exchange % 3 == 1:
+            lead = phrases.pick(_LEADS, "lead", exchange)
+        if lead:
+            if lead.endswith(","):
+                texts[0] = f"{lead} {_lower_first(texts[0])}"
+            else:
+                texts.insert(0, lead)
+        return " ".join(texts)
+
+    def _part_recap(
+        self,
+        phrases: _Phrases,
+        part_index: int,
+        part_answers: Sequence[Sequence[Sentence]],
+        used_terms: set[str],
+    ) -> str | None:
+        heading = self.parts[part_index].heading
+        sentences = [sentence for answer in part_answers for sentence in answer]
+        best = max(sentences, key=lambda s: s.score)
+        term = _best_term([best], set()) or None
+        if not heading or not term or heading.casefold() == term.casefold():
+            return None
+        pattern = phrases.pick(_PART_RECAPS, "recap", part_index)
+        return pattern.format(subject=heading, term=_term_text(term)) if pattern else None
+
+    def _summary(
+        self,
+        say: Callable[[Speaker, str], None],
+        phrases: _Phrases,
+        answers: Sequence[Sequence[Sequence[Sentence]]],
+    ) -> None:
+        """The host asks for the key points; the guest names two or three of them."""
+        ranked_parts = sorted(
+            (
+                (max(s.score for answer in part for s in answer), index)
+                for index, part in enumerate(answers)
+                if part
+            ),
+            reverse=True,
+        )
+        points: list[str] = []
+        for _, index in ranked_parts:
+            heading = self.parts[index].heading
+            spoken = [s for answer in answers[index] for s in answer]
+            point = heading if heading and _summary_heading(heading) else None
+            if point is None:
+                term = _best_term(sorted(spoken, key=lambda s: -s.score), {self.topic})
+                point = _term_text(term) if term else None
+            if point and all(point.casefold() not in p.casefold() for p in points):
+                points.append(point if point[1:2].isupper() else _lower_first(point))
+            if len(points) == 3:
+                break
+        if len(points) < 2:
+            return
+        say("host", _choose(phrases, _SUMMARY_QUESTIONS, "summary"))
+        if len(points) == 3:
+            pattern = _choose(phrases, _SUMMARY_ANSWERS_THREE, "summary-answer")
+            say("guest", pattern.format(a=points[0], b=points[1], c=points[2]))
+        else:
+            pattern = _choose(phrases, _SUMMARY_ANSWERS_TWO, "summary-answer")
+            say("guest", pattern.format(a=points[0], b=points[1]))
+        say("guest", _choose(phrases, _GUEST_WRAP_QUESTIONS, "guest-wrap"))
+        pick = points[_stable(self.topic, "host-pick") % len(points)]
+        say("host", _choose(phrases, _HOST_PICKS, "host-pick").format(point=pick))
+
+
+def _summary_heading(heading: str) -> bool:
+    """A heading that can stand as a key point ("Route Guards", not "Version 1.2")."""
+    return (
+        len(heading.split()) <= 6
+        and not heading.startswith("Version ")
+        and not heading.endswith("?")
+        and " and " not in heading
+    )
+
+
+def _lowerable(text: str) -> bool:
+    word = text.split()[0] if text.split() else ""
+    return len(word) > 1 and word[1:].islower() and word not in ("I",)
+
+
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if _lowerable(text) else text
+
+
+def _choose(phrases: _Phrases, options: Sequence[str], *key: object) -> str:
+    """A pattern from ``options``; once all are used up, the least repeated by hash."""
+    picked = phrases.pick(options, *key)
+    return picked if picked is not None else options[_stable(*key) % len(options)]
+
+
+_VERB_ENDINGS = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "has",
+        "have",
+        "had",
+        "can",
+        "will",
+        "supports",
+        "support",
+        "allows",
+        "allow",
+        "uses",
+        "use",
+        "provides",
+        "provide",
+        "offers",
+        "offer",
+        "makes",
+        "make",
+        "includes",
+        "include",
+        "means",
+        "lets",
+        "let",
+        "gives",
+        "give",
+        "helps",
+        "help",
+        "runs",
+        "run",
+        "needs",
+        "need",
+        "works",
+        "work",
+        "does",
+        "do",
+    ]
+)
+_GENERIC_TERMS = frozenset(
+    [
+        "support",
+        "features",
+        "feature",
+        "application",
+        "applications",
+        "project",
+        "projects",
+        "users",
+        "user",
+        "version",
+        "versions",
+        "release",
+        "releases",
+        "example",
+        "examples",
+        "way",
+        "ways",
+        "thing",
+        "things",
+        "data",
+        "time",
+        "times",
+        "use",
+        "case",
+        "cases",
+        "part",
+        "parts",
+        "number",
+        "lot",
+    ]
+)
+
+
+def _good_term(term: str, avoid: set[str]) -> bool:
+    words = term.split()
+    if term in avoid or len(term) <= 2 or words[-1].lower() in _VERB_ENDINGS:
+        return False
+    if words[0].lower() in _VERB_ENDINGS:
+        return False
+    return not (len(words) == 1 and term.lower() in _GENERIC_TERMS)
+
+
+def _best_term(answer: Sequence[Sentence], avoid: set[str]) -> str | None:
+    """The best key phrase of an answer not talked about yet (phrases before single words)."""
+    candidates = [
+        term
+        for sentence in answer
+        for term in sentence.terms
+        if _good_term(term, avoid) and (" " in term or not sentence.text.startswith(term))
+    ]
+    for term in candidates:
+        if " " in term or any(ch.isupper() for ch in term):
+            return term
+    return candidates[0] if candidates else None
+
+
+class _Dialogue:
+    """Accumulates spoken turns; consecutive turns by one speaker join into one line."""
+
+    def __init__(self) -> None:
+        self._turns: list[tuple[Speaker, list[str]]] = []
+
+    def say(self, speaker: Speaker, text: str) -> None:
+        """Add text for a speaker, continuing their line if they spoke last."""
+        if self._turns and self._turns[-1][0] == speaker:
+            self._turns[-1][1].append(text)
+        else:
+            self._turns.append((speaker, [text]))
+
+    def lines(self) -> list[ScriptLine]:
+        """The finished lines of dialogue."""
+        return [ScriptLine(speaker=speaker, text=" ".join(texts)) for speaker, texts in self._turns]
