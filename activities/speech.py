@@ -26,7 +26,10 @@ class SpeechActivities:
                 type="UnknownProvider",
                 non_retryable=True,
             )
-        key = segment_key(request.podcast_id, engine.name, request.voice, request.text)
+        # Numbers, symbols and shorthand in words (the transcript keeps the text); the
+        # segment is stored by what the engine says.
+        spoken = speakable(request.text, request.language)
+        key = segment_key(request.podcast_id, engine.name, request.voice, spoken)
         storage = self.deps.storage
         if await storage.exists(key):
             metrics.count_speech_cache(activity.metric_meter(), hit=True)
@@ -35,8 +38,6 @@ class SpeechActivities:
         metrics.count_speech_cache(activity.metric_meter(), hit=False)
         try:
             async with heartbeating():
-                # Numbers, symbols and shorthand in words; the transcript keeps the text.
-                spoken = speakable(request.text, request.language)
                 audio = await engine.synthesize(spoken, request.voice)
         except SpeechError as exc:
             metrics.count_provider_error(
