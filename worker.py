@@ -16,6 +16,7 @@ which Temporal retries on another worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -24,7 +25,18 @@ from datetime import timedelta
 from types import TracebackType
 
 import structlog
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker
 
 from activities import ActivityDeps, all_activities, speech_activities
@@ -37,7 +49,13 @@ from podnex.settings import Settings, settings_or_exit
 from podnex.storage import create_storage
 from podnex.temporal import connect, prometheus_runtime, tls_config
 from workflows.podcast import PodcastWorkflow
-from workflows.types import speech_task_queue
+from workflows.reconcile import ReconcileWorkflow
+from workflows.types import (
+    RECONCILE_SCHEDULE_ID,
+    RECONCILE_WORKFLOW_TYPE,
+    ReconcileRequest,
+    speech_task_queue,
+)
 
 log = structlog.get_logger("podnex.worker")
 
@@ -114,7 +132,7 @@ def build_worker(
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[PodcastWorkflow],
+        workflows=[PodcastWorkflow, ReconcileWorkflow],
         activities=all_activities(deps),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -143,6 +161,35 @@ def build_worker(
             )
         )
     return WorkerGroup([main, *speech])
+
+
+async def keep_reconcile_schedule(client: Client, settings: Settings) -> None:
+    """The reconciler's Schedule, as the settings say: every RECONCILE_INTERVAL_SECONDS
+    a ReconcileWorkflow on the main task queue (created, or updated when the settings
+    changed; removed when the interval is 0). Every worker may call it: the first creates."""
+    handle = client.get_schedule_handle(RECONCILE_SCHEDULE_ID)
+    if settings.reconcile_interval_seconds <= 0:
+        with contextlib.suppress(RPCError):
+            await handle.delete()
+        return
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RECONCILE_WORKFLOW_TYPE,
+            ReconcileRequest(grace_seconds=settings.reconcile_grace_seconds),
+            id=f"{RECONCILE_SCHEDULE_ID}-run",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_interval_seconds))
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RECONCILE_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 def build_deps(settings: Settings) -> ActivityDeps:
@@ -207,6 +254,7 @@ async def run(settings: Settings, deps: ActivityDeps | None = None) -> None:
                     f"{_address(host, settings.worker_health_port)} (WORKER_HEALTH_PORT): {exc}"
                 ) from exc
         async with worker:
+            await keep_reconcile_schedule(client, settings)
             log.info(
                 "worker started",
                 task_queues=worker.task_queues,

@@ -7,6 +7,7 @@ from typing import Any
 from activities.audio import AudioActivities
 from activities.context import ActivityDeps
 from activities.limits import LimitActivities
+from activities.reconcile import ReconcileActivities
 from activities.script import ScriptActivities
 from activities.speech import SpeechActivities
 from activities.status import StatusActivities
@@ -17,6 +18,7 @@ __all__ = [
     "ActivityDeps",
     "AudioActivities",
     "LimitActivities",
+    "ReconcileActivities",
     "ScriptActivities",
     "SpeechActivities",
     "StatusActivities",
@@ -28,7 +30,8 @@ __all__ = [
 
 
 def all_activities(deps: ActivityDeps) -> list[Any]:
-    """Every activity of PodcastWorkflow, bound to the worker's dependencies.
+    """Every activity of PodcastWorkflow and ReconcileWorkflow, bound to the worker's
+    dependencies.
 
     ``synthesize_line`` is among them for runs started before speech moved to per-provider
     task queues (`speech_activities`); newer runs schedule it on those queues.
@@ -45,6 +48,7 @@ def all_activities(deps: ActivityDeps) -> list[Any]:
         storage.delete_partial_audio,
         UsageActivities(deps).record_usage,
         StatusActivities(deps).update_podcast_status,
+        ReconcileActivities(deps).reconcile_podcasts,
     ]
 
 

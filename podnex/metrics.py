@@ -6,6 +6,7 @@ Temporal SDK's own series (`temporal_*`: task latencies, slots, polls, failures)
 - `podnex_podcast_audio_seconds` (histogram; `_sum` is the seconds of audio produced)
 - `podnex_speech_cache_total{result}`: hit or miss, per line synthesised
 - `podnex_provider_errors_total{provider, step, kind}`: script writer and speech failures
+- `podnex_reconciler_repairs_total{kind}`: podcasts the reconciler repaired (podnex.reconcile)
 
 Temporal's meter adds its own labels (namespace, task_queue, workflow_type or
 activity_type). Workflow code records through `workflow.metric_meter()`, which records
@@ -26,6 +27,7 @@ PODCASTS_FINISHED = "podnex_podcasts_finished"
 AUDIO_SECONDS = "podnex_podcast_audio_seconds"
 SPEECH_CACHE = "podnex_speech_cache"
 PROVIDER_ERRORS = "podnex_provider_errors"
+RECONCILER_REPAIRS = "podnex_reconciler_repairs"
 
 # -- worker (Temporal's meter) --------------------------------------------------------------
 
@@ -56,3 +58,10 @@ def count_provider_error(meter: MetricMeter, *, provider: str, step: str, kind: 
     meter.create_counter(
         PROVIDER_ERRORS, "Script writer and speech engine failures, by provider, step and kind"
     ).add(1, {"provider": provider, "step": step, "kind": kind})
+
+
+def count_repair(meter: MetricMeter, kind: str) -> None:
+    """The reconciler repaired a podcast: `kind` is what disagreed (podnex.reconcile)."""
+    meter.create_counter(RECONCILER_REPAIRS, "Podcasts the reconciler repaired, by kind").add(
+        1, {"kind": kind}
+    )

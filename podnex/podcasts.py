@@ -27,10 +27,12 @@ __all__ = [
     "Outcome",
     "PodcastBusy",
     "clip_title",
+    "close_stranded",
     "count_retry",
     "create_podcast",
     "discard",
     "find_by_idempotency_key",
+    "forget_audio",
     "get_for_user",
     "list_for_user",
     "mark_not_started",
@@ -310,3 +312,36 @@ async def list_for_user(
         .limit(limit)
     )
     return list(rows), int(total or 0)
+
+
+async def close_stranded(
+    session: AsyncSession, podcast_id: uuid.UUID, status: PodcastStatus, error: str | None
+) -> bool:
+    """A podcast whose run ended without closing it (the reconciler): ``status`` with
+    ``error``, no audio. False when it has moved on meanwhile (no longer being made)."""
+    result = await session.execute(
+        update(Podcast)
+        .where(
+            Podcast.id == podcast_id,
+            Podcast.status.in_([PodcastStatus.QUEUED, PodcastStatus.PROCESSING]),
+        )
+        .values(
+            status=status,
+            error=error,
+            current_step="Cancelled" if status is PodcastStatus.CANCELLED else "Failed",
+            completed_at=func.now(),
+            audio_key=None,
+            audio_duration=None,
+            audio_size_bytes=None,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_audio(session: AsyncSession, podcast_id: uuid.UUID) -> None:
+    """The podcast's audio is gone (deleted with the podcast): it no longer names any."""
+    await session.execute(
+        update(Podcast)
+        .where(Podcast.id == podcast_id)
+        .values(audio_key=None, audio_duration=None, audio_size_bytes=None)
+    )

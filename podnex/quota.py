@@ -182,3 +182,24 @@ async def charge_usage(session: AsyncSession, podcast_id: uuid.UUID, seconds: fl
     _give_back_minutes(podcast, subscription)
     await session.flush()
     return True
+
+
+async def refund_usage(session: AsyncSession, podcast_id: uuid.UUID) -> float:
+    """Take back what was charged for a podcast that did not complete (the reconciler);
+    the seconds refunded (0 when nothing was charged)."""
+    podcast = await _lock_podcast(session, podcast_id)
+    subscription = await _lock_subscription(session, podcast.user_id)
+    record = await session.scalar(
+        select(UsageRecord).where(
+            UsageRecord.podcast_id == podcast_id, UsageRecord.kind == USAGE_KIND_SECONDS
+        )
+    )
+    if record is None:
+        return 0.0
+    if record.created_at >= subscription.current_period_start:
+        subscription.current_seconds_used = max(
+            subscription.current_seconds_used - record.amount, 0.0
+        )
+    await session.delete(record)
+    await session.flush()
+    return record.amount

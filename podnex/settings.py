@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     worker_health_port: int | None = Field(default=None, ge=1, le=65535)
     worker_bind_host: str = "0.0.0.0"
 
+    # Reconciler (a Temporal Schedule the worker keeps: podnex.reconcile)
+    reconcile_interval_seconds: int = Field(default=300, ge=0)
+    reconcile_grace_seconds: int = Field(default=600, ge=0)
+
     @field_validator("tts_providers", mode="before")
     @classmethod
     def _split_providers(cls, value: object) -> object:

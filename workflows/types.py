@@ -213,3 +213,20 @@ class UsageRequest(BaseModel):
 
 class CleanupRequest(BaseModel):
     podcast_id: str
+
+
+# -- the reconciler (workflows/reconcile.py) --------------------------------------------------
+
+RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
+RECONCILE_SCHEDULE_ID = "podnex-reconciler"
+
+
+class ReconcileRequest(BaseModel):
+    grace_seconds: float = Field(default=600.0, ge=0)
+    """Podcasts changed more recently than this are left to their runs."""
+    limit: int = Field(default=200, ge=1)
+    """Most podcasts looked at of each kind in one pass."""
+
+
+class ReconcileResult(BaseModel):
+    repairs: list[str]
