@@ -9,9 +9,10 @@ import time
 import httpx2
 import openai
 import pytest
+import structlog
 from pydantic import ValidationError
 
-from podnex.openai_api import describe_failure, retry_after_seconds
+from podnex.openai_api import describe_failure, one_line, retry_after_seconds
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
 from podnex.settings import Settings
@@ -82,9 +83,11 @@ def test_retry_after_prefers_milliseconds_then_seconds_then_a_date() -> None:
     assert retry_after_seconds({}) is None
 
 
-def status_error(status: int, body: object, headers: dict[str, str] | None = None) -> Exception:
+def status_error(
+    status: int, body: object, headers: dict[str, str] | None = None, content: str = ""
+) -> Exception:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/audio/speech")
-    response = httpx2.Response(status, headers=headers or {}, request=request)
+    response = httpx2.Response(status, headers=headers or {}, request=request, text=content)
     classes = {400: openai.BadRequestError, 429: openai.RateLimitError}
     cls = classes.get(status, openai.InternalServerError if status >= 500 else None)
     if cls is None:
@@ -125,6 +128,45 @@ def test_connection_failures_are_retryable() -> None:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
     assert describe_failure(openai.APITimeoutError(request), "x").retryable
     assert describe_failure(openai.APIConnectionError(request=request), "x").retryable
+
+
+TRACEBACK = """Internal error in the model runner
+Traceback (most recent call last):
+  File "/opt/srv/lib/python3.11/site-packages/runner/app.py", line 412, in complete
+RuntimeError: boom"""
+
+
+def test_a_failure_reason_is_one_readable_line_and_the_raw_body_is_logged() -> None:
+    body = {"message": TRACEBACK}
+    with structlog.testing.capture_logs() as logs:
+        failure = describe_failure(status_error(500, body, content=TRACEBACK), "writing")  # type: ignore[arg-type]
+    assert failure.reason == "provider answered HTTP 500: Internal error in the model runner"
+    assert failure.message == f"writing failed: {failure.reason}"
+    logged = [entry for entry in logs if entry["event"] == "provider error response"]
+    assert logged and logged[0]["status"] == 500 and "Traceback" in logged[0]["body"]
+
+    html = status_error(502, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+    assert describe_failure(html, "x").reason == "provider answered HTTP 502"  # type: ignore[arg-type]
+    long = describe_failure(status_error(400, {"message": "why " * 200}), "x")  # type: ignore[arg-type]
+    assert len(long.reason) < 260 and long.reason.endswith("\u2026")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain words", "plain words"),
+        ("  first line\nsecond line", "first line"),
+        ('error at File "/usr/lib/python3/x.py", line 3', "error at"),
+        ("cannot open /srv/models/a.gguf:12 now", "cannot open <path> now"),
+        (
+            "see https://platform.openai.com/docs/errors",
+            "see https://platform.openai.com/docs/errors",
+        ),
+        ("a  \t spaced   line", "a spaced line"),
+    ],
+)
+def test_one_line_keeps_what_a_person_can_read(text: str, expected: str) -> None:
+    assert one_line(text) == expected
 
 
 # -- splitting --------------------------------------------------------------------------------
