@@ -15,6 +15,13 @@ from pydantic import ValidationError
 from podnex.openai_api import describe_failure, one_line, retry_after_seconds
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
+from podnex.script.structured_output import (
+    OutputNegotiation,
+    is_format_refusal,
+    json_text,
+    response_format,
+    schema_instructions,
+)
 from podnex.settings import Settings
 from podnex.speech.base import split_text
 from podnex.storage import signing
@@ -167,6 +174,69 @@ def test_a_failure_reason_is_one_readable_line_and_the_raw_body_is_logged() -> N
 )
 def test_one_line_keeps_what_a_person_can_read(text: str, expected: str) -> None:
     assert one_line(text) == expected
+
+
+# -- structured output negotiation ------------------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"lines": {"type": "array"}}}
+
+
+def test_each_mode_asks_for_json_in_its_own_form() -> None:
+    assert response_format("json_schema", SCHEMA, "s") == {
+        "type": "json_schema",
+        "json_schema": {"name": "s", "strict": True, "schema": SCHEMA},
+    }
+    assert response_format("json_object", SCHEMA, "s") == {"type": "json_object", "schema": SCHEMA}
+    assert response_format("prompt", SCHEMA, "s") is None
+    assert schema_instructions("json_schema", SCHEMA) == ""
+    for mode in ("json_object", "prompt"):
+        assert json.dumps(SCHEMA, separators=(",", ":")) in schema_instructions(mode, SCHEMA)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content", "refusal"),
+    [
+        (500, {"message": "[{'loc': ('body', 'response_format', 'type')}]"}, "", True),
+        (400, {"message": "Invalid parameter", "param": "response_format"}, "", True),
+        (400, {"message": "Unsupported parameter", "code": "unsupported_parameter"}, "", True),
+        (422, None, '{"detail": [{"loc": ["body", "response_format"]}]}', True),
+        (400, {"message": "'json_schema' is not supported"}, "", True),
+        (500, {"message": "The server had an error"}, "", False),
+        (400, {"message": "This request violates our usage policy."}, "", False),
+        (429, {"message": "response_format requests are rate limited"}, "", False),
+        (401, {"message": "bad key for response_format"}, "", False),
+    ],
+)
+def test_a_refusal_of_the_requests_form_is_recognised(
+    status: int, body: object, content: str, refusal: bool
+) -> None:
+    assert is_format_refusal(status_error(status, body, content=content)) is refusal  # type: ignore[arg-type]
+
+
+def test_auto_falls_back_once_and_remembers_and_a_pinned_mode_never_moves() -> None:
+    auto = OutputNegotiation("auto")
+    assert auto.mode == "json_schema" and not auto.pinned
+    assert auto.refused("json_schema") == "json_object"
+    assert auto.refused("json_schema") == "json_object", "a second refusal of the same mode"
+    assert auto.mode == "json_object"
+    assert auto.refused("json_object") == "prompt"
+    assert auto.refused("prompt") is None and auto.mode == "prompt"
+    pinned = OutputNegotiation("json_schema")
+    assert pinned.pinned and pinned.refused("json_schema") is None
+    assert pinned.mode == "json_schema"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"lines": []}',
+        '```json\n{"lines": []}\n```',
+        'Here is the script:\n{"lines": []}\nEnjoy!',
+        '  ```\n{"lines": []}```  ',
+    ],
+)
+def test_the_json_of_a_reply_is_found_inside_fences_and_prose(content: str) -> None:
+    assert json.loads(json_text(content)) == {"lines": []}
 
 
 # -- splitting --------------------------------------------------------------------------------
