@@ -51,7 +51,7 @@ MODEL = Path(next(iter(_MODEL_PACKAGE.submodule_search_locations))).joinpath(
     "SmolLM2-135M-Instruct.Q4_1.gguf"
 )
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)
 
 _ACCESS = re.compile(r'"POST /v1/chat/completions HTTP/1\.1" (\d{3})')
 
@@ -160,7 +160,7 @@ async def test_a_podcast_through_the_api_with_llama_cpp_writing_the_script(
         )
         assert created.status_code == 201, created.text
         podcast_id = created.json()["data"]["id"]
-        for _ in range(2400):
+        for _ in range(2800):  # 280 s: a runaway reply fills the context in about 2 minutes
             status = await live.client.get(
                 f"/api/v1/podcasts/{podcast_id}/status", headers=user.headers
             )
@@ -181,16 +181,19 @@ async def test_a_podcast_through_the_api_with_llama_cpp_writing_the_script(
     assert mode in ("json_schema", "json_object"), "llama.cpp takes a structured-output form"
     refusals = MODES.index(mode)
     assert statuses[:refusals] == [500] * refusals, statuses
-    assert len(statuses) > refusals and set(statuses[refusals:]) == {200}, statuses
+    assert statuses[refusals : refusals + 1] == [200], statuses
 
     assert podcast["status"] in {"COMPLETED", "FAILED"}, podcast
     if podcast["status"] == "COMPLETED":
         assert podcast["audioUrl"] and podcast["error"] is None
         return
+    # The writer asks again only after validating a reply and rejecting it.
+    assert len(statuses) > refusals + 1, "the failure came after a reply was validated"
     error = podcast["error"] or ""
     provider = f"openai at {llama_server.base_url.removeprefix('http://').removesuffix('/v1')}"
     assert error.startswith(f"Script writer ({provider}) failed: "), error
-    # A reply that reached validation and was measured, not a provider error.
-    assert "did not write a valid script in 3 attempts" in error, error
     assert "\n" not in error and "Traceback" not in error and ".py" not in error, error
-    assert "validation error" not in error and "HTTP 500" not in error, error
+    assert "validation error" not in error and "json_schema" not in error, error
+    if "did not write a valid script" not in error:
+        # A reply so long that its revision no longer fits the context: a readable 400.
+        assert re.search(r"writing the script: provider answered HTTP 400", error), error
