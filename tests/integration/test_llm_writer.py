@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import openai
 import pytest
 import structlog
 
+from podnex import openai_api
 from podnex.providers import create_writer
+from podnex.script import llm
 from podnex.script.base import ScriptError, WriteRequest
 from podnex.script.llm import SCRIPT_SCHEMA, LlmScriptWriter, word_budget
 from podnex.script.offline import TARGET_WORDS
@@ -39,6 +42,19 @@ def new_writer(fake: FakeOpenAI, output_mode: OutputModeSetting = "auto") -> Llm
 def writer(fake: FakeOpenAI) -> LlmScriptWriter:
     fake.reset()
     return new_writer(fake)
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> list[MutableMapping[str, Any]]:
+    """What the writer and the provider plumbing log during the test.
+
+    Their module loggers may be cached with another test's configuration (structlog's
+    ``cache_logger_on_first_use``), so they are replaced rather than reconfigured.
+    """
+    capture = structlog.testing.LogCapture()
+    for module in (openai_api, llm):
+        monkeypatch.setattr(module, "log", structlog.wrap_logger(None, processors=[capture]))
+    return capture.entries
 
 
 def provider_of(fake: FakeOpenAI) -> str:
@@ -248,11 +264,10 @@ async def test_settings_choose_the_writer(fake: FakeOpenAI) -> None:
 
 
 async def test_a_server_refusing_json_schema_gets_json_object_with_the_schema_once_remembered(
-    writer: LlmScriptWriter, fake: FakeOpenAI
+    writer: LlmScriptWriter, fake: FakeOpenAI, logs: list[MutableMapping[str, Any]]
 ) -> None:
     fake.refuse_formats("json_schema")  # llama.cpp's Python server
-    with structlog.testing.capture_logs() as logs:
-        script = await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    script = await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
     assert word_budget("SHORT")[0] <= script.word_count <= word_budget("SHORT")[1]
     first = fake.requests("chat")
     assert [(r.body["response_format"]["type"], r.status) for r in first] == [
@@ -322,10 +337,10 @@ async def test_a_pinned_mode_the_server_refuses_fails_at_once_and_says_what_to_d
 
 
 async def test_a_crash_with_a_traceback_reads_as_one_line_and_the_body_is_logged(
-    writer: LlmScriptWriter, fake: FakeOpenAI
+    writer: LlmScriptWriter, fake: FakeOpenAI, logs: list[MutableMapping[str, Any]]
 ) -> None:
     fake.fail("chat", "crash")
-    with structlog.testing.capture_logs() as logs, pytest.raises(ScriptError) as failure:
+    with pytest.raises(ScriptError) as failure:
         await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
     message = str(failure.value)
     assert failure.value.retryable, "a 500 that is not a refusal stays a server error"

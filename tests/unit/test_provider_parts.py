@@ -12,6 +12,7 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
+from podnex import openai_api
 from podnex.openai_api import describe_failure, one_line, retry_after_seconds
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
@@ -143,10 +144,15 @@ Traceback (most recent call last):
 RuntimeError: boom"""
 
 
-def test_a_failure_reason_is_one_readable_line_and_the_raw_body_is_logged() -> None:
+def test_a_failure_reason_is_one_readable_line_and_the_raw_body_is_logged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    capture = structlog.testing.LogCapture()
+    # The module's own logger may be cached with another test's configuration: replace it.
+    monkeypatch.setattr(openai_api, "log", structlog.wrap_logger(None, processors=[capture]))
+    logs = capture.entries
     body = {"message": TRACEBACK}
-    with structlog.testing.capture_logs() as logs:
-        failure = describe_failure(status_error(500, body, content=TRACEBACK), "writing")  # type: ignore[arg-type]
+    failure = describe_failure(status_error(500, body, content=TRACEBACK), "writing")  # type: ignore[arg-type]
     assert failure.reason == "provider answered HTTP 500: Internal error in the model runner"
     assert failure.message == f"writing failed: {failure.reason}"
     logged = [entry for entry in logs if entry["event"] == "provider error response"]
