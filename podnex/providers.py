@@ -94,6 +94,7 @@ def _llm_writer(settings: Settings) -> ScriptWriter:
         model=section.script_model,
         chunk_chars=section.script_chunk_chars,
         max_attempts=section.script_max_attempts,
+        output_mode=section.script_output_mode,
     )
 
 

@@ -41,6 +41,7 @@ class OpenAISettings(BaseModel):
     script_model: str = "gpt-4o-mini"
     script_chunk_chars: int = Field(default=16_000, ge=2_000)
     script_max_attempts: int = Field(default=3, ge=1, le=10)
+    script_output_mode: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
     tts_model: str = "gpt-4o-mini-tts"
     tts_format: Literal["wav", "mp3"] = "wav"
     tts_max_input_chars: int = Field(default=4096, ge=100)

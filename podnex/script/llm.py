@@ -11,7 +11,10 @@ How a script is made:
    characters stay within a small model's context.
 3. The dialogue is requested with structured output (a JSON schema: a title and lines of
    ``{speaker: host|guest, text}``), a word target for the duration (SHORT 750 words,
-   LONG 2,250, at 150 words a minute) and the request's language and instructions.
+   LONG 2,250, at 150 words a minute) and the request's language and instructions. How
+   the JSON is asked for is negotiated with the server (`podnex.script.structured_output`):
+   ``json_schema`` first, then llama.cpp's ``json_object`` with the schema, then JSON asked
+   for in the prompt; the mode the server accepts is remembered for the worker's life.
 4. The reply is validated: JSON matching the schema, at least two lines, both speakers,
    no empty line (after removing markup, URLs and code a voice must not read), and a
    length within ±20% of the target. A reply that fails is sent back with what was
@@ -21,7 +24,11 @@ How a script is made:
 
 The SDK's own retries are off (see `podnex.openai_api`): rate limits, server
 errors and timeouts become retryable :class:`ScriptError` with the provider's
-Retry-After, for Temporal to retry; refusals and other 4xx are not retryable.
+Retry-After, for Temporal to retry; refusals and other 4xx are not retryable, and neither
+is a refusal of the request's form once no weaker mode is left to fall back to.
+
+Every failure reads ``Script writer (openai at <host>) failed: <one-line reason>``: which
+provider, which step, why. The provider's raw error body is logged, never in the message.
 """
 
 from __future__ import annotations
@@ -34,10 +41,19 @@ from typing import Any
 import openai
 import structlog
 
-from podnex.openai_api import describe_failure
+from podnex.openai_api import MAX_LOGGED_BODY_CHARS, describe_failure, one_line, raw_body
 from podnex.script.base import ScriptError, WriteRequest
 from podnex.script.notes import clean_text, parse_document
 from podnex.script.offline import TARGET_WORDS, WORDS_PER_MINUTE
+from podnex.script.structured_output import (
+    OutputMode,
+    OutputModeSetting,
+    OutputNegotiation,
+    is_format_refusal,
+    json_text,
+    response_format,
+    schema_instructions,
+)
 from podnex.script.types import Duration, Script, ScriptLine, Speaker
 
 log = structlog.get_logger("podnex.script")
@@ -80,10 +96,7 @@ SCRIPT_SCHEMA: dict[str, Any] = {
 }
 """The JSON schema the dialogue must match (OpenAI structured output, strict mode)."""
 
-_RESPONSE_FORMAT: dict[str, Any] = {
-    "type": "json_schema",
-    "json_schema": {"name": "podcast_script", "strict": True, "schema": SCRIPT_SCHEMA},
-}
+SCHEMA_NAME = "podcast_script"
 
 _WRITE_SYSTEM = """\
 You write the script of a two-person podcast episode: a host and a guest talk through \
@@ -116,6 +129,15 @@ class MalformedScript(ValueError):
     """The model's reply is not a usable script; the message says why."""
 
 
+class _FormatRefused(Exception):
+    """The server refused the request's ``response_format`` (see `is_format_refusal`)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
 class LlmScriptWriter:
     """Writes scripts with an OpenAI-compatible chat model (see the module docstring)."""
 
@@ -128,6 +150,7 @@ class LlmScriptWriter:
         model: str,
         chunk_chars: int = 16_000,
         max_attempts: int = 3,
+        output_mode: OutputModeSetting = "auto",
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -135,9 +158,26 @@ class LlmScriptWriter:
         self.model = model
         self.chunk_chars = chunk_chars
         self.max_attempts = max_attempts
+        self.output = OutputNegotiation(output_mode)
+        self.provider = f"{self.name} at {_server(client)}"
+        """Who writes, for messages: ``openai at <host[:port]>``."""
 
     async def write(self, request: WriteRequest) -> Script:
-        """Write a script for ``request`` within ±20% of its duration's word target."""
+        """Write a script for ``request`` within ±20% of its duration's word target.
+
+        Raises :class:`ScriptError` whose message names the provider and the reason.
+        """
+        try:
+            return await self._write(request)
+        except ScriptError as exc:
+            raise ScriptError(
+                f"Script writer ({self.provider}) failed: {exc}",
+                retryable=exc.retryable,
+                retry_after=exc.retry_after,
+                kind=exc.kind,
+            ) from None
+
+    async def _write(self, request: WriteRequest) -> Script:
         if not parse_document(request.notes).sections:
             raise ScriptError(
                 "notes contain no speakable text", retryable=False, kind="InvalidNotes"
@@ -151,7 +191,7 @@ class LlmScriptWriter:
         ]
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
-            content = await self._script_reply(messages)
+            content, mode = await self._script_reply(messages)
             try:
                 script = parse_script(content, request.title)
             except MalformedScript as exc:
@@ -166,6 +206,7 @@ class LlmScriptWriter:
                 log.info(
                     "script measured",
                     model=self.model,
+                    output_mode=mode,
                     attempt=attempt,
                     words=words,
                     target=target,
@@ -278,11 +319,47 @@ class LlmScriptWriter:
 
     # -- calls ------------------------------------------------------------------------------
 
-    async def _script_reply(self, messages: list[dict[str, str]]) -> str:
-        """One structured-output completion for the dialogue; its text content."""
-        return await self._complete(
-            messages, response_format=_RESPONSE_FORMAT, action="writing the script"
-        )
+    async def _script_reply(self, messages: list[dict[str, str]]) -> tuple[str, OutputMode]:
+        """One structured-output completion for the dialogue: its text and the mode used.
+
+        The request is made in the negotiated mode; when the server refuses that form, the
+        next weaker mode is tried at once (and remembered), without counting as an attempt
+        or a server error. A pinned mode that is refused fails for good.
+        """
+        system, *rest = messages
+        while True:
+            mode = self.output.mode
+            prompt = {
+                **system,
+                "content": system["content"] + schema_instructions(mode, SCRIPT_SCHEMA),
+            }
+            try:
+                content = await self._complete(
+                    [prompt, *rest],
+                    response_format=response_format(mode, SCRIPT_SCHEMA, SCHEMA_NAME),
+                    action="writing the script",
+                )
+            except _FormatRefused as refused:
+                fallback = self.output.refused(mode)
+                log.warning(
+                    "structured output refused",
+                    provider=self.provider,
+                    model=self.model,
+                    refused_mode=mode,
+                    status=refused.status,
+                    next_mode=fallback,
+                    body=refused.body[:MAX_LOGGED_BODY_CHARS],
+                )
+                if fallback is None:
+                    raise ScriptError(
+                        f"writing the script: the server refused structured output in {mode} "
+                        f"mode (HTTP {refused.status}); set OPENAI_SCRIPT_OUTPUT_MODE=auto to "
+                        "let podnex find a form it accepts",
+                        retryable=False,
+                        kind="ProviderError",
+                    ) from None
+                continue
+            return content, mode
 
     async def _complete(
         self,
@@ -302,11 +379,17 @@ class LlmScriptWriter:
                 **extra,
             )
         except openai.OpenAIError as exc:
-            # The message carries the status and the provider's words; without the SDK's
-            # exception as its cause it is also what the failed podcast reports.
+            if (
+                response_format is not None
+                and isinstance(exc, openai.APIStatusError)
+                and is_format_refusal(exc)
+            ):
+                raise _FormatRefused(exc.status_code, raw_body(exc)) from None
+            # One line with the status and the provider's words (the raw body is logged);
+            # without the SDK's exception as its cause it is what the failed podcast reports.
             failure = describe_failure(exc, action)
             raise ScriptError(
-                failure.message,
+                f"{action}: {failure.reason}",
                 retryable=failure.retryable,
                 retry_after=failure.retry_after,
                 kind="ProviderError",
@@ -316,7 +399,7 @@ class LlmScriptWriter:
         message = completion.choices[0].message
         if message.refusal:
             raise ScriptError(
-                f"{action} failed: the model refused: {message.refusal}",
+                f"{action}: the model refused: {one_line(message.refusal)}",
                 retryable=False,
                 kind="ProviderError",
             )
@@ -324,6 +407,12 @@ class LlmScriptWriter:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _server(client: openai.AsyncOpenAI) -> str:
+    """``host[:port]`` of the client's server."""
+    url = client.base_url
+    return f"{url.host}:{url.port}" if url.port else str(url.host)
 
 
 def word_budget(duration: Duration) -> tuple[int, int]:
@@ -373,7 +462,7 @@ def parse_script(content: str, title: str | None) -> Script:
     speaks make the reply malformed. ``title`` (the request's) wins over the model's.
     """
     try:
-        data = json.loads(content)
+        data = json.loads(json_text(content))
     except json.JSONDecodeError as exc:
         raise MalformedScript(f"not JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("lines"), list):

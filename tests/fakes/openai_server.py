@@ -3,13 +3,15 @@
 It speaks the two routes podnex uses, in OpenAI's wire format, so the real ``openai``
 client drives it:
 
-- ``POST /v1/chat/completions``: with a ``podcast_script`` JSON schema it writes a
+- ``POST /v1/chat/completions``: asked for a script (a ``podcast_script`` JSON schema, JSON
+  mode with the schema, or a prompt asking for "between N and M words") it writes a
   host/guest dialogue from the sentences between ``<notes>`` tags in the prompt, sized to
   the middle of the word range the system prompt asks for ("between N and M words"),
   choosing sentences evenly from beginning to end when they do not all fit and repeating
   them when they are too few. Without a schema it condenses the notes to the "at most N
   words" the prompt asks for, again with sentences taken evenly from the whole chunk. So
-  what the script covers is exactly what the writer sent.
+  what the script covers is exactly what the writer sent. A script asked for in the prompt
+  comes in a Markdown JSON fence, as small models often write it.
 - ``POST /v1/audio/speech``: real speech from espeak-ng (a male voice for onyx, echo,
   ash, fable, ballad, verse and cedar; a female one for the others) as WAV, or MP3 through
   the bundled ffmpeg; unknown voices and input over 4,096 characters are refused with
@@ -19,7 +21,13 @@ Faults are queued per route (`FakeOpenAI.fail`) and consumed one per request: ``
 (with Retry-After and retry-after-ms), ``500``, ``400`` (a refusal with a message),
 ``malformed`` (truncated JSON), ``undershoot`` (a script at 40% of the asked length),
 ``empty`` (200 with no audio), ``truncated`` (the first tenth of the audio) and
-``silent`` (well-formed silence).
+``silent`` (well-formed silence) and ``crash`` (a 500 whose plain-text body is a
+Python traceback with file paths, as some servers send).
+
+`FakeOpenAI.refuse_formats` makes the server refuse forms of ``response_format`` until
+reset: ``json_schema`` the way llama.cpp's Python server does (HTTP 500 with a request
+validation error naming the field), ``json_object`` the way OpenAI refuses a parameter a
+model does not support (HTTP 400, code ``unsupported_parameter``).
 """
 
 from __future__ import annotations
@@ -50,7 +58,10 @@ OPENAI_VOICES = frozenset(
 MALE_VOICES = frozenset({"onyx", "echo", "ash", "fable", "ballad", "verse", "cedar"})
 
 Route = Literal["chat", "speech"]
-FaultKind = Literal["429", "500", "400", "malformed", "undershoot", "empty", "truncated", "silent"]
+FaultKind = Literal[
+    "429", "500", "400", "malformed", "undershoot", "empty", "truncated", "silent", "crash"
+]
+ResponseFormatType = Literal["json_schema", "json_object"]
 
 _NOTES = re.compile(r"<notes>\n?(.*?)\n?</notes>", re.DOTALL)
 _RANGE = re.compile(r"between (\d+) and (\d+) words")
@@ -82,6 +93,7 @@ class _State:
         default_factory=lambda: {"chat": deque(), "speech": deque()}
     )
     recorded: list[Recorded] = field(default_factory=list)
+    refused_formats: frozenset[str] = frozenset()
     speech_in_flight: int = 0
     max_speech_in_flight: int = 0
 
@@ -120,8 +132,13 @@ class FakeOpenAI:
         with self._lock:
             self._state.faults[route].extend(Fault(kind, **options) for _ in range(times))
 
+    def refuse_formats(self, *kinds: ResponseFormatType) -> None:
+        """Refuse chat requests whose ``response_format`` is of one of ``kinds`` (until reset)."""
+        with self._lock:
+            self._state.refused_formats = frozenset(kinds)
+
     def reset(self) -> None:
-        """Forget queued faults, recorded requests and the in-flight high-water mark."""
+        """Forget queued faults, refused formats, recorded requests and the in-flight mark."""
         with self._lock:
             self._state = _State()
 
@@ -148,11 +165,33 @@ class FakeOpenAI:
             self._state.recorded.append(entry)
 
     def handle(self, route: Route, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-        """Answer one request: (status, headers, body bytes)."""
+        """Answer one request: (status, headers, body bytes).
+
+        A refused form is answered before any queued fault is consumed: servers validate
+        a request before they process it.
+        """
+        refusal = self._refusal(body) if route == "chat" else None
+        if refusal is not None:
+            self._record(Recorded(route, body, refusal[0]))
+            return refusal
         fault = self._next_fault(route)
         status, headers, payload = self._answer(route, body, fault)
         self._record(Recorded(route, body, status, fault.kind if fault else None))
         return status, headers, payload
+
+    def _refusal(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes] | None:
+        kind = (body.get("response_format") or {}).get("type")
+        with self._lock:
+            if kind not in self._state.refused_formats:
+                return None
+        if kind == "json_schema":
+            return _llama_cpp_validation_error()
+        return _error(
+            400,
+            f"Unsupported value: 'response_format.type' does not support '{kind}' with this model.",
+            "unsupported_value",
+            param="response_format",
+        )
 
     def _answer(
         self, route: Route, body: dict[str, Any], fault: Fault | None
@@ -171,6 +210,8 @@ class FakeOpenAI:
             return _error(500, "The server had an error while processing your request.", None)
         if fault is not None and fault.kind == "400":
             return _error(400, fault.message, "content_policy_violation")
+        if fault is not None and fault.kind == "crash":
+            return 500, {"Content-Type": "text/plain"}, _TRACEBACK.encode()
         if route == "chat":
             return self._chat(body, fault)
         return self._speech(body, fault)
@@ -181,17 +222,25 @@ class FakeOpenAI:
         first_user = next((m["content"] for m in messages if m.get("role") == "user"), "")
         found = _NOTES.search(first_user)
         notes = found.group(1) if found else first_user
-        schema = (body.get("response_format") or {}).get("json_schema") or {}
-        if schema.get("name") == "podcast_script":
+        response_format = body.get("response_format") or {}
+        asked = _RANGE.search(system)
+        if response_format.get("type") == "json_schema":
+            writing = (response_format.get("json_schema") or {}).get("name") == "podcast_script"
+        elif response_format.get("type") == "json_object":
+            writing = "lines" in (response_format.get("schema") or {}).get("properties", {})
+        else:
+            writing = asked is not None
+        if writing:
             if fault is not None and fault.kind == "malformed":
                 content = '{"title": "Broken", "lines": [{"speaker": "host", "text": "Hel'
             else:
-                asked = _RANGE.search(system)
                 low, high = (int(asked.group(1)), int(asked.group(2))) if asked else (600, 900)
                 target = (low + high) // 2
                 if fault is not None and fault.kind == "undershoot":
                     target = target * 2 // 5
                 content = json.dumps(write_dialogue(notes, target))
+            if not response_format:
+                content = f"```json\n{content}\n```"
         else:
             limit = _AT_MOST.search(system)
             content = condense(notes, int(limit.group(1)) if limit else 200)
@@ -269,6 +318,36 @@ def _error(
         {"Content-Type": "application/json", **(headers or {})},
         json.dumps(payload).encode(),
     )
+
+
+_TRACEBACK = """Traceback (most recent call last):
+  File "/opt/server/lib/python3.11/site-packages/server/app.py", line 412, in complete
+    return self.model.generate(request)
+  File "/opt/server/lib/python3.11/site-packages/server/model.py", line 88, in generate
+    raise RuntimeError("CUDA error: out of memory")
+RuntimeError: CUDA error: out of memory
+"""
+
+
+def _llama_cpp_validation_error() -> tuple[int, dict[str, str], bytes]:
+    """What llama-cpp-python's server (0.3) answers a ``json_schema`` response_format: a 500
+    whose message is the validation error and a line of its own code."""
+    message = (
+        "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+        "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+        "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"/srv/venv/lib/"
+        'python3.11/site-packages/llama_cpp/server/app.py", line 376, in '
+        "create_chat_completion\n    POST /v1/chat/completions"
+    )
+    payload = {
+        "error": {
+            "message": message,
+            "type": "internal_server_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    return 500, {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
 
 def _to_mp3(wav: bytes) -> bytes:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import openai
 import pytest
+import structlog
 
+from podnex import openai_api
 from podnex.providers import create_writer
+from podnex.script import llm
 from podnex.script.base import ScriptError, WriteRequest
-from podnex.script.llm import LlmScriptWriter, word_budget
+from podnex.script.llm import SCRIPT_SCHEMA, LlmScriptWriter, word_budget
 from podnex.script.offline import TARGET_WORDS
+from podnex.script.structured_output import OutputModeSetting
 from podnex.script.types import Duration
 from podnex.settings import Settings
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
@@ -26,11 +31,42 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
+def new_writer(fake: FakeOpenAI, output_mode: OutputModeSetting = "auto") -> LlmScriptWriter:
+    client = openai.AsyncOpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=0)
+    return LlmScriptWriter(
+        client, model="fake-model", chunk_chars=16_000, max_attempts=3, output_mode=output_mode
+    )
+
+
 @pytest.fixture
 def writer(fake: FakeOpenAI) -> LlmScriptWriter:
     fake.reset()
-    client = openai.AsyncOpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=0)
-    return LlmScriptWriter(client, model="fake-model", chunk_chars=16_000, max_attempts=3)
+    return new_writer(fake)
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> list[MutableMapping[str, Any]]:
+    """What the writer and the provider plumbing log during the test.
+
+    Their module loggers may be cached with another test's configuration (structlog's
+    ``cache_logger_on_first_use``), so they are replaced rather than reconfigured.
+    """
+    capture = structlog.testing.LogCapture()
+    for module in (openai_api, llm):
+        monkeypatch.setattr(module, "log", structlog.wrap_logger(None, processors=[capture]))
+    return capture.entries
+
+
+def provider_of(fake: FakeOpenAI) -> str:
+    """How a failure names the fake: ``openai at 127.0.0.1:<port>``."""
+    return "openai at " + fake.base_url.removeprefix("http://").removesuffix("/v1")
+
+
+def assert_readable(message: str, fake: FakeOpenAI) -> None:
+    """A failure a person can read: provider and step named, one line, no internals."""
+    assert message.startswith(f"Script writer ({provider_of(fake)}) failed: "), message
+    assert "\n" not in message and "Traceback" not in message and "File " not in message
+    assert ".py" not in message and len(message) < 400, message
 
 
 def long_notes(size: int = 50_000) -> str:
@@ -130,6 +166,7 @@ async def test_rate_limit_is_retryable_after_the_providers_delay(
     assert failure.value.retryable
     assert failure.value.retry_after == pytest.approx(7)
     assert "HTTP 429" in str(failure.value)
+    assert_readable(str(failure.value), fake)
     assert len(fake.requests("chat")) == 1, "the SDK's own retries are off"
 
 
@@ -148,6 +185,7 @@ async def test_refusal_is_not_retryable_and_keeps_the_providers_message(
         await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
     assert not failure.value.retryable
     assert "This request violates our usage policy." in str(failure.value)
+    assert_readable(str(failure.value), fake)
 
 
 async def test_notes_without_speakable_text_are_refused_without_a_call(
@@ -220,3 +258,96 @@ async def test_settings_choose_the_writer(fake: FakeOpenAI) -> None:
     assert llm.client.max_retries == 0
     script = await llm.write(WriteRequest(notes=NOTES, duration="SHORT"))
     assert word_budget("SHORT")[0] <= script.word_count
+
+
+# -- structured output negotiation ------------------------------------------------------------
+
+
+async def test_a_server_refusing_json_schema_gets_json_object_with_the_schema_once_remembered(
+    writer: LlmScriptWriter, fake: FakeOpenAI, logs: list[MutableMapping[str, Any]]
+) -> None:
+    fake.refuse_formats("json_schema")  # llama.cpp's Python server
+    script = await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    assert word_budget("SHORT")[0] <= script.word_count <= word_budget("SHORT")[1]
+    first = fake.requests("chat")
+    assert [(r.body["response_format"]["type"], r.status) for r in first] == [
+        ("json_schema", 500),
+        ("json_object", 200),
+    ], "the refusal was not retried as a server error: the next request fell back at once"
+    assert first[1].body["response_format"]["schema"] == SCRIPT_SCHEMA
+    assert "matching this JSON schema" in first[1].body["messages"][0]["content"]
+    assert writer.output.mode == "json_object"
+    refused = [entry for entry in logs if entry["event"] == "structured output refused"]
+    assert len(refused) == 1 and refused[0]["next_mode"] == "json_object"
+    assert "response_format" in refused[0]["body"], "the raw body is in the log"
+
+    await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    again = fake.requests("chat")[len(first) :]
+    assert [r.body["response_format"]["type"] for r in again] == ["json_object"], "remembered"
+
+
+async def test_a_server_without_structured_output_gets_json_asked_for_in_the_prompt(
+    writer: LlmScriptWriter, fake: FakeOpenAI
+) -> None:
+    fake.refuse_formats("json_schema", "json_object")
+    fake.fail("chat", "undershoot")
+    script = await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    assert word_budget("SHORT")[0] <= script.word_count <= word_budget("SHORT")[1]
+    chat = fake.requests("chat")
+    forms = [(r.body.get("response_format", {}).get("type"), r.status, r.fault) for r in chat]
+    assert forms == [
+        ("json_schema", 500, None),
+        ("json_object", 400, None),
+        (None, 200, "undershoot"),
+        (None, 200, None),
+    ], "fenced replies in prompt mode are validated and revised like any other"
+    assert "matching this JSON schema" in chat[2].body["messages"][0]["content"]
+    assert "it must have between" in chat[3].body["messages"][-1]["content"], "revised"
+    assert writer.output.mode == "prompt"
+
+
+@pytest.mark.parametrize("mode", ["json_object", "prompt"])
+async def test_a_pinned_mode_is_asked_in_from_the_first_request(
+    fake: FakeOpenAI, mode: OutputModeSetting
+) -> None:
+    fake.reset()
+    writer = new_writer(fake, mode)
+    await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    chat = fake.requests("chat")
+    assert len(chat) == 1 and chat[0].status == 200
+    assert (chat[0].body.get("response_format") or {}).get("type") == (
+        "json_object" if mode == "json_object" else None
+    )
+
+
+async def test_a_pinned_mode_the_server_refuses_fails_at_once_and_says_what_to_do(
+    fake: FakeOpenAI,
+) -> None:
+    fake.reset()
+    fake.refuse_formats("json_schema")
+    writer = new_writer(fake, "json_schema")
+    with pytest.raises(ScriptError) as failure:
+        await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    message = str(failure.value)
+    assert not failure.value.retryable and failure.value.kind == "ProviderError"
+    assert_readable(message, fake)
+    assert "refused structured output in json_schema mode (HTTP 500)" in message
+    assert "OPENAI_SCRIPT_OUTPUT_MODE=auto" in message
+    assert len(fake.requests("chat")) == 1 and writer.output.mode == "json_schema"
+
+
+async def test_a_crash_with_a_traceback_reads_as_one_line_and_the_body_is_logged(
+    writer: LlmScriptWriter, fake: FakeOpenAI, logs: list[MutableMapping[str, Any]]
+) -> None:
+    fake.fail("chat", "crash")
+    with pytest.raises(ScriptError) as failure:
+        await writer.write(WriteRequest(notes=NOTES, duration="SHORT"))
+    message = str(failure.value)
+    assert failure.value.retryable, "a 500 that is not a refusal stays a server error"
+    assert message == (
+        f"Script writer ({provider_of(fake)}) failed: writing the script: "
+        "provider answered HTTP 500"
+    )
+    logged = [entry for entry in logs if entry["event"] == "provider error response"]
+    assert logged and "site-packages/server/app.py" in logged[0]["body"]
+    assert writer.output.mode == "json_schema", "a crash is no refusal of the form"

@@ -24,7 +24,8 @@ from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastDuration, PodcastStatus, Subscription, UsageRecord
 from podnex.podcasts import NewPodcast, create_podcast
-from podnex.script.llm import word_budget
+from podnex.script.llm import LlmScriptWriter, word_budget
+from podnex.script.structured_output import OutputNegotiation
 from podnex.settings import Settings
 from podnex.spec import PodcastSpec
 from podnex.storage import presigned_get_url
@@ -344,3 +345,49 @@ async def test_through_the_api_on_s3_download_is_presigned_and_delete_removes_ob
         assert deleted.status_code == 200
     assert keys_under(seaweed, bucket, f"podcasts/{podcast_id}/") == []
     assert keys_under(seaweed, bucket, f"work/{podcast_id}/") == []
+
+
+async def test_a_server_refusing_json_schema_is_negotiated_within_one_activity_attempt(
+    provider_settings: Settings,
+    provider_worker: worker_module.ActivityDeps,
+    temporal_client: Client,
+    db: Database,
+    user: ApiUser,
+    fake: FakeOpenAI,
+) -> None:
+    fake.reset()
+    fake.refuse_formats("json_schema")  # as llama.cpp's Python server does, with a 500
+    writer = provider_worker.writer
+    assert isinstance(writer, LlmScriptWriter)
+    try:
+        podcast = await new_podcast(db, user, PodcastDuration.SHORT)
+        result, failure = await run(temporal_client, provider_settings, podcast)
+        assert failure is None and result is not None and result.status == "COMPLETED"
+        chat = fake.requests("chat")
+        assert [(r.body["response_format"]["type"], r.status) for r in chat] == [
+            ("json_schema", 500),
+            ("json_object", 200),
+        ]
+        history = await temporal_client.get_workflow_handle(f"podcast-{podcast.id}").fetch_history()
+        scheduled = {
+            event.event_id
+            for event in history.events
+            if event.HasField("activity_task_scheduled_event_attributes")
+            and event.activity_task_scheduled_event_attributes.activity_type.name == "write_script"
+        }
+        script_attempts = [
+            event.activity_task_started_event_attributes.attempt
+            for event in history.events
+            if event.HasField("activity_task_started_event_attributes")
+            and event.activity_task_started_event_attributes.scheduled_event_id in scheduled
+        ]
+        assert script_attempts == [1], "the refusal was not retried as a server error"
+
+        fake.reset()
+        second = await new_podcast(db, user, PodcastDuration.SHORT)
+        result, failure = await run(temporal_client, provider_settings, second)
+        assert failure is None and result is not None and result.status == "COMPLETED"
+        forms = [r.body["response_format"]["type"] for r in fake.requests("chat")]
+        assert forms == ["json_object"], "the worker remembered the mode the server takes"
+    finally:
+        writer.output = OutputNegotiation(provider_settings.openai.script_output_mode)

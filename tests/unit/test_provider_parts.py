@@ -9,11 +9,20 @@ import time
 import httpx2
 import openai
 import pytest
+import structlog
 from pydantic import ValidationError
 
-from podnex.openai_api import describe_failure, retry_after_seconds
+from podnex import openai_api
+from podnex.openai_api import describe_failure, one_line, retry_after_seconds
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.llm import MalformedScript, parse_script, split_chunks, word_budget
+from podnex.script.structured_output import (
+    OutputNegotiation,
+    is_format_refusal,
+    json_text,
+    response_format,
+    schema_instructions,
+)
 from podnex.settings import Settings
 from podnex.speech.base import split_text
 from podnex.storage import signing
@@ -82,9 +91,11 @@ def test_retry_after_prefers_milliseconds_then_seconds_then_a_date() -> None:
     assert retry_after_seconds({}) is None
 
 
-def status_error(status: int, body: object, headers: dict[str, str] | None = None) -> Exception:
+def status_error(
+    status: int, body: object, headers: dict[str, str] | None = None, content: str = ""
+) -> Exception:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/audio/speech")
-    response = httpx2.Response(status, headers=headers or {}, request=request)
+    response = httpx2.Response(status, headers=headers or {}, request=request, text=content)
     classes = {400: openai.BadRequestError, 429: openai.RateLimitError}
     cls = classes.get(status, openai.InternalServerError if status >= 500 else None)
     if cls is None:
@@ -125,6 +136,113 @@ def test_connection_failures_are_retryable() -> None:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
     assert describe_failure(openai.APITimeoutError(request), "x").retryable
     assert describe_failure(openai.APIConnectionError(request=request), "x").retryable
+
+
+TRACEBACK = """Internal error in the model runner
+Traceback (most recent call last):
+  File "/opt/srv/lib/python3.11/site-packages/runner/app.py", line 412, in complete
+RuntimeError: boom"""
+
+
+def test_a_failure_reason_is_one_readable_line_and_the_raw_body_is_logged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    capture = structlog.testing.LogCapture()
+    # The module's own logger may be cached with another test's configuration: replace it.
+    monkeypatch.setattr(openai_api, "log", structlog.wrap_logger(None, processors=[capture]))
+    logs = capture.entries
+    body = {"message": TRACEBACK}
+    failure = describe_failure(status_error(500, body, content=TRACEBACK), "writing")  # type: ignore[arg-type]
+    assert failure.reason == "provider answered HTTP 500: Internal error in the model runner"
+    assert failure.message == f"writing failed: {failure.reason}"
+    logged = [entry for entry in logs if entry["event"] == "provider error response"]
+    assert logged and logged[0]["status"] == 500 and "Traceback" in logged[0]["body"]
+
+    html = status_error(502, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+    assert describe_failure(html, "x").reason == "provider answered HTTP 502"  # type: ignore[arg-type]
+    long = describe_failure(status_error(400, {"message": "why " * 200}), "x")  # type: ignore[arg-type]
+    assert len(long.reason) < 260 and long.reason.endswith("\u2026")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain words", "plain words"),
+        ("  first line\nsecond line", "first line"),
+        ('error at File "/usr/lib/python3/x.py", line 3', "error at"),
+        ("cannot open /srv/models/a.gguf:12 now", "cannot open <path> now"),
+        (
+            "see https://platform.openai.com/docs/errors",
+            "see https://platform.openai.com/docs/errors",
+        ),
+        ("a  \t spaced   line", "a spaced line"),
+    ],
+)
+def test_one_line_keeps_what_a_person_can_read(text: str, expected: str) -> None:
+    assert one_line(text) == expected
+
+
+# -- structured output negotiation ------------------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"lines": {"type": "array"}}}
+
+
+def test_each_mode_asks_for_json_in_its_own_form() -> None:
+    assert response_format("json_schema", SCHEMA, "s") == {
+        "type": "json_schema",
+        "json_schema": {"name": "s", "strict": True, "schema": SCHEMA},
+    }
+    assert response_format("json_object", SCHEMA, "s") == {"type": "json_object", "schema": SCHEMA}
+    assert response_format("prompt", SCHEMA, "s") is None
+    assert schema_instructions("json_schema", SCHEMA) == ""
+    for mode in ("json_object", "prompt"):
+        assert json.dumps(SCHEMA, separators=(",", ":")) in schema_instructions(mode, SCHEMA)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content", "refusal"),
+    [
+        (500, {"message": "[{'loc': ('body', 'response_format', 'type')}]"}, "", True),
+        (400, {"message": "Invalid parameter", "param": "response_format"}, "", True),
+        (400, {"message": "Unsupported parameter", "code": "unsupported_parameter"}, "", True),
+        (422, None, '{"detail": [{"loc": ["body", "response_format"]}]}', True),
+        (400, {"message": "'json_schema' is not supported"}, "", True),
+        (500, {"message": "The server had an error"}, "", False),
+        (400, {"message": "This request violates our usage policy."}, "", False),
+        (429, {"message": "response_format requests are rate limited"}, "", False),
+        (401, {"message": "bad key for response_format"}, "", False),
+    ],
+)
+def test_a_refusal_of_the_requests_form_is_recognised(
+    status: int, body: object, content: str, refusal: bool
+) -> None:
+    assert is_format_refusal(status_error(status, body, content=content)) is refusal  # type: ignore[arg-type]
+
+
+def test_auto_falls_back_once_and_remembers_and_a_pinned_mode_never_moves() -> None:
+    auto = OutputNegotiation("auto")
+    assert auto.mode == "json_schema" and not auto.pinned
+    assert auto.refused("json_schema") == "json_object"
+    assert auto.refused("json_schema") == "json_object", "a second refusal of the same mode"
+    assert auto.mode == "json_object"
+    assert auto.refused("json_object") == "prompt"
+    assert auto.refused("prompt") is None and auto.mode == "prompt"
+    pinned = OutputNegotiation("json_schema")
+    assert pinned.pinned and pinned.refused("json_schema") is None
+    assert pinned.mode == "json_schema"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"lines": []}',
+        '```json\n{"lines": []}\n```',
+        'Here is the script:\n{"lines": []}\nEnjoy!',
+        '  ```\n{"lines": []}```  ',
+    ],
+)
+def test_the_json_of_a_reply_is_found_inside_fences_and_prose(content: str) -> None:
+    assert json.loads(json_text(content)) == {"lines": []}
 
 
 # -- splitting --------------------------------------------------------------------------------
