@@ -18,6 +18,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 from litestar.types import Middleware
 
 from api.auth import ApiKeyAuthentication
+from api.bodies import json_body_guard
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         middleware=middleware,
+        guards=[json_body_guard],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # podnex.logging owns logging (structlog, one format for every line): Litestar's
         # own configuration would put a plain-text handler on the root logger.

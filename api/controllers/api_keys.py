@@ -34,7 +34,7 @@ class ApiKeyController(Controller):
         description="The response holds the key itself; it is stored only as a hash and "
         "never shown again.",
         status_code=HTTP_201_CREATED,
-        responses=error_responses(400, 401, 413, 429),
+        responses=error_responses(400, 401, 413, 415, 429),
     )
     async def create(
         self, request: Request[User, Any, Any], data: JSONBody[CreateApiKeyRequest]
