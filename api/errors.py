@@ -41,6 +41,10 @@ CODES: dict[int, str] = {
 }
 
 
+WWW_AUTHENTICATE = 'Bearer realm="podnex"'
+"""How to authenticate, on every 401 (RFC 9110 section 11.6.1, RFC 6750)."""
+
+
 class ApiError(HTTPException):
     """An error with a stable machine-readable code and optional details."""
 
@@ -97,6 +101,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details) or exc.detail
         body = envelope(f"Validation failed: {summary}", "VALIDATION_ERROR", details or None)
     elif isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
         body = envelope(exc.detail or "Unauthorized", "UNAUTHORIZED")
     elif isinstance(exc, TooManyRequestsException):
         wait = retry_after_seconds(headers)

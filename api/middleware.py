@@ -161,11 +161,16 @@ def _is_schema(path: str) -> bool:
     return path == SCHEMA_PATH or path.startswith(f"{SCHEMA_PATH}/")
 
 
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class UserContextMiddleware:
-    """Bind the authenticated user's id into structlog's context for the rest of the request.
+    """For authenticated requests: bind the user's id into structlog's context for the rest
+    of the request, and answer with `Cache-Control: no-store` (a shared cache must never
+    keep one user's data; a handler's own Cache-Control wins).
 
     Placed after the authentication middleware; requests on unauthenticated routes carry
-    no `user` and pass through unchanged.
+    no `user` and pass through unchanged (signed audio links keep their own caching).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -176,8 +181,16 @@ class UserContextMiddleware:
         if user is None:
             await self.app(scope, receive, send)
             return
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == NO_STORE[0] for name, _ in headers):
+                    message["headers"] = [*headers, NO_STORE]
+            await send(message)
+
         with structlog.contextvars.bound_contextvars(user_id=str(user.id)):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_private)
 
 
 def wrap_application(app: ASGIApp) -> ASGIApp:
