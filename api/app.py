@@ -18,15 +18,17 @@ from litestar.plugins.pydantic import PydanticPlugin
 from litestar.types import Middleware
 
 from api.auth import ApiKeyAuthentication
+from api.bodies import json_body_guard
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.errors import EXCEPTION_HANDLERS
-from api.middleware import UserContextMiddleware, rate_limit_config, wrap_application
+from api.middleware import UserContextMiddleware, wrap_application
 from api.openapi import add_media_type
 from api.paths import AUDIO_PATHS, PUBLIC_PATHS, SCHEMA_PATH
+from api.ratelimit import SharedRateLimitMiddleware
 from api.state import AppState
 from api.temporal_client import PodcastRuns
 from podnex.db import Database
@@ -55,7 +57,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """The API with every cross-cutting concern wired from `settings` (default: environment).
 
     Outermost, for every response: request id and security headers (`wrap_application`),
-    then CORS. Per route: rate limit (per API key), authentication, user log context,
+    then CORS. Per route: rate limits (per address and per API key, counted in Postgres:
+    `api.ratelimit`), authentication, user log context,
     compression (brotli, gzip fallback; never audio) and the request body size limit.
     """
     settings = settings or settings_or_exit("api")
@@ -103,9 +106,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log.info("api stopped")
 
     middleware: list[Middleware] = []
-    rate_limit = rate_limit_config(settings.rate_limit_per_minute)
-    if rate_limit is not None:
-        middleware.append(rate_limit.middleware)
+    if settings.rate_limit_per_minute or settings.rate_limit_per_address_per_minute:
+        middleware.append(
+            SharedRateLimitMiddleware(
+                per_key=settings.rate_limit_per_minute,
+                per_address=settings.rate_limit_per_address_per_minute,
+            )
+        )
     middleware += [
         DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC_PATHS),
         UserContextMiddleware,
@@ -123,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         middleware=middleware,
+        guards=[json_body_guard],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # podnex.logging owns logging (structlog, one format for every line): Litestar's
         # own configuration would put a plain-text handler on the root logger.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -15,8 +15,13 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DataError
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 log = structlog.get_logger("podnex.api")
 
@@ -28,11 +33,16 @@ CODES: dict[int, str] = {
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
     416: "RANGE_NOT_SATISFIABLE",
     422: "UNPROCESSABLE_ENTITY",
     429: "RATE_LIMITED",
     503: "SERVICE_UNAVAILABLE",
 }
+
+
+WWW_AUTHENTICATE = 'Bearer realm="podnex"'
+"""How to authenticate, on every 401 (RFC 9110 section 11.6.1, RFC 6750)."""
 
 
 class ApiError(HTTPException):
@@ -91,6 +101,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details) or exc.detail
         body = envelope(f"Validation failed: {summary}", "VALIDATION_ERROR", details or None)
     elif isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
         body = envelope(exc.detail or "Unauthorized", "UNAUTHORIZED")
     elif isinstance(exc, TooManyRequestsException):
         wait = retry_after_seconds(headers)
@@ -129,6 +140,39 @@ def handle_unstorable_data(request: Request[Any, Any, Any], exc: DataError) -> R
     )
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""What a 503 for an unavailable database tells the client to wait (`Retry-After`)."""
+
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+"""SQLAlchemy's errors for a database that does not answer: connection refused or lost,
+server shutting down, no free pooled connection within DATABASE_POOL_TIMEOUT_SECONDS."""
+
+
+def database_unavailable_response() -> Response[Any]:
+    """503 with `Retry-After`: the database is not answering (nothing about why)."""
+    return Response(
+        envelope(
+            "Service unavailable: the database is not answering; try again shortly",
+            "SERVICE_UNAVAILABLE",
+        ),
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database outage is temporary and not the request's fault: 503 + Retry-After."""
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or [""])[0]
+    log.warning(
+        "database unavailable",
+        path=request.url.path,
+        method=request.method,
+        error=f"{type(cause).__name__}: {reason}" if reason else type(cause).__name__,
+    )
+    return database_unavailable_response()
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", path=request.url.path, method=request.method)
     return Response(
@@ -137,8 +181,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[
+    type[Exception], Callable[[Request[Any, Any, Any], Any], Response[Any]]
+] = {
     HTTPException: handle_http_exception,
     DataError: handle_unstorable_data,
+    OperationalError: handle_database_unavailable,
+    InterfaceError: handle_database_unavailable,
+    PoolTimeoutError: handle_database_unavailable,
     Exception: handle_unexpected,
 }

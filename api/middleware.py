@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware (request ids, log context, helmet-style headers) and rate limiting.
+"""Pure-ASGI middleware: request ids, log context, helmet-style headers (rate limits:
+`api.ratelimit`).
 
 `RequestContextMiddleware` and `SecurityHeadersMiddleware` wrap the whole application
 (`wrap_application`), outside routing, so that every response carries their headers:
@@ -8,20 +9,17 @@ a route, after authentication, to add the caller's user id to the log context.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
-from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 
 from api.metrics import HttpMetricsMiddleware, route_template
-from api.paths import FILES_PATH, METRICS_PATH, SCHEMA_PATH, UNLIMITED_PATHS
+from api.paths import FILES_PATH, METRICS_PATH, SCHEMA_PATH
 
 if TYPE_CHECKING:
-    from litestar import Request
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = structlog.get_logger("podnex.api.access")
@@ -163,11 +161,16 @@ def _is_schema(path: str) -> bool:
     return path == SCHEMA_PATH or path.startswith(f"{SCHEMA_PATH}/")
 
 
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class UserContextMiddleware:
-    """Bind the authenticated user's id into structlog's context for the rest of the request.
+    """For authenticated requests: bind the user's id into structlog's context for the rest
+    of the request, and answer with `Cache-Control: no-store` (a shared cache must never
+    keep one user's data; a handler's own Cache-Control wins).
 
     Placed after the authentication middleware; requests on unauthenticated routes carry
-    no `user` and pass through unchanged.
+    no `user` and pass through unchanged (signed audio links keep their own caching).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -178,37 +181,19 @@ class UserContextMiddleware:
         if user is None:
             await self.app(scope, receive, send)
             return
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == NO_STORE[0] for name, _ in headers):
+                    message["headers"] = [*headers, NO_STORE]
+            await send(message)
+
         with structlog.contextvars.bound_contextvars(user_id=str(user.id)):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_private)
 
 
 def wrap_application(app: ASGIApp) -> ASGIApp:
     """`app` with request metrics, request ids, an access log line and security headers on
     every response it sends."""
     return HttpMetricsMiddleware(RequestContextMiddleware(SecurityHeadersMiddleware(app)))
-
-
-RATE_LIMIT_EXCLUDED = UNLIMITED_PATHS
-
-
-def rate_limit_identity(request: Request[Any, Any, Any]) -> str:
-    """Whom a request counts against: its API key (as a SHA-256), else its client address.
-
-    The key is hashed so the limiter's store never holds a usable key; a request without a
-    bearer token (signed file links) counts against its address.
-    """
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return "key:" + hashlib.sha256(token.strip().encode()).hexdigest()
-    return "ip:" + get_remote_address(request)
-
-
-def rate_limit_config(per_minute: int) -> RateLimitConfig | None:
-    """A per-API-key limit of `per_minute` requests a minute; None (no limit) for 0."""
-    if per_minute <= 0:
-        return None
-    return RateLimitConfig(
-        rate_limit=("minute", per_minute),
-        exclude=RATE_LIMIT_EXCLUDED,
-        identifier_for_request=rate_limit_identity,
-    )

@@ -22,6 +22,7 @@ CREATE_RESPONSES: dict[int, ResponseSpec] = {
         403,
         409,
         413,
+        415,
         422,
         503,
         *AUTHENTICATED,
@@ -42,6 +43,7 @@ UPDATE_RESPONSES: dict[int, ResponseSpec] = error_responses(
     404,
     409,
     413,
+    415,
     *AUTHENTICATED,
     descriptions={409: "Notes cannot change while the podcast is being made"},
 )

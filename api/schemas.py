@@ -57,6 +57,22 @@ class Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+class CamelRequest(Camel):
+    """A request body: fields it does not know are refused (400 naming them), so a typo
+    such as `durration` is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def milliseconds(seconds: float | None) -> float | None:
+    """Seconds rounded to the millisecond, as every time in a response is."""
+    return None if seconds is None else round(seconds, 3)
+
+
+Seconds = Annotated[float, AfterValidator(lambda value: round(value, 3))]
+"""Seconds in a response, rounded to the millisecond."""
+
+
 class Envelope(Camel, Generic[T]):
     success: bool = True
     data: T
@@ -75,7 +91,7 @@ class PageEnvelope(Camel, Generic[T]):
     pagination: Pagination
 
 
-class CreatePodcastRequest(Camel):
+class CreatePodcastRequest(CamelRequest):
     note_content: NoteContent
     duration: PodcastDuration = Field(
         default=PodcastDuration.SHORT, description="SHORT is about 5 minutes, LONG about 15."
@@ -149,7 +165,7 @@ class PodcastOut(Camel):
             current_step=podcast.current_step,
             error=podcast.error,
             audio_url=audio_url(podcast),
-            audio_duration=round(podcast.audio_duration, 3) if podcast.audio_duration else None,
+            audio_duration=milliseconds(podcast.audio_duration),
             retry_count=podcast.retry_count,
             workflow_id=podcast.workflow_id,
             created_at=podcast.created_at,
@@ -209,7 +225,7 @@ class DownloadOut(Camel):
         return cls(
             url=link.url,
             expires_at=link.expires_at,
-            audio_duration=podcast.audio_duration,
+            audio_duration=milliseconds(podcast.audio_duration),
             size_bytes=podcast.audio_size_bytes,
         )
 
@@ -255,7 +271,7 @@ class UpdatedProfileOut(Camel):
     image: str | None
 
 
-class UpdateProfileRequest(Camel):
+class UpdateProfileRequest(CamelRequest):
     """Fields left out stay as they are; null clears a field."""
 
     name: ProfileName | None = None
@@ -307,7 +323,7 @@ class UsageOut(Camel):
     subscription: UsageSubscription
 
 
-class CreateApiKeyRequest(Camel):
+class CreateApiKeyRequest(CamelRequest):
     name: KeyName
 
 
@@ -327,7 +343,7 @@ class CreatedApiKeyOut(Camel):
     created_at: datetime
 
 
-class UpdatePodcastRequest(Camel):
+class UpdatePodcastRequest(CamelRequest):
     title: Title | None = None
     note_content: NoteContent | None = Field(
         default=None, description="Only while the podcast is not being made (409 otherwise)."
@@ -338,8 +354,8 @@ class TranscriptLineOut(Camel):
     index: int = Field(description="The line's place in the script, from 0.")
     speaker: Speaker
     text: str
-    start_seconds: float
-    end_seconds: float
+    start_seconds: Seconds
+    end_seconds: Seconds
 
 
 class TranscriptOut(Camel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podnex import apikeys
@@ -22,6 +22,17 @@ PROFILE_FIELDS = frozenset({"name", "image"})
 
 class AccountError(Exception):
     """A request about an account that cannot be met (duplicate e-mail, unknown user or key)."""
+
+
+class ApiKeyLimitReached(AccountError):
+    """The user already has as many live keys as allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"API key limit reached: at most {limit} active keys per user; "
+            "revoke one before creating another"
+        )
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -159,8 +170,23 @@ def subscription_view(subscription: Subscription, now: datetime) -> Subscription
     )
 
 
-async def create_api_key(session: AsyncSession, user_id: uuid.UUID, name: str) -> CreatedKey:
-    """A new key for the user; the plaintext exists only in the returned value."""
+async def create_api_key(
+    session: AsyncSession, user_id: uuid.UUID, name: str, *, limit: int | None = None
+) -> CreatedKey:
+    """A new key for the user; the plaintext exists only in the returned value.
+
+    With `limit`, ApiKeyLimitReached when the user already has that many live keys (the
+    user's row is locked meanwhile, so concurrent requests cannot pass the limit together).
+    """
+    if limit is not None:
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        live = await session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        )
+        if (live or 0) >= limit:
+            raise ApiKeyLimitReached(limit)
     new = apikeys.generate_key()
     key = ApiKey(user_id=user_id, name=name, prefix=new.prefix, key_hash=new.key_hash)
     session.add(key)

@@ -16,11 +16,20 @@ def timestamp(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
+def escape(text: str) -> str:
+    """Cue text as WebVTT requires: `&`, `<` and `>` as character references (so `-->`,
+    which may not appear in a cue, becomes `--&gt;`); line breaks as spaces, since a blank
+    line would end the cue."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.split())
+
+
 def webvtt(lines: Sequence[TranscriptLine]) -> str:
-    """The transcript as WebVTT, one cue a line, with the speaker as a voice span."""
+    """The transcript as WebVTT, one cue a line, with the speaker as a voice span
+    (`<v Host>`); the text escaped."""
     cues = ["WEBVTT", ""]
     for number, line in enumerate(lines, start=1):
-        text = line.text.replace("-->", "->")
+        text = escape(line.text)
         cues += [
             str(number),
             f"{timestamp(line.start_seconds)} --> {timestamp(line.end_seconds)}",

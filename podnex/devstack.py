@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,28 @@ from podnex.settings import PROJECT_ROOT, Settings, settings_or_exit
 DEV_EMAIL = "dev@podnex.local"
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on `port` (a bind there fails)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def taken_ports(settings: Settings, environ: dict[str, str]) -> list[str]:
+    """The ports `make dev` would listen on that something else holds, each named."""
+    wanted = [(settings.port, "the API (PORT)")]
+    if "TEMPORAL_ADDRESS" not in environ:
+        wanted += [
+            (TEMPORAL_PORT, "the Temporal dev server"),
+            (TEMPORAL_UI_PORT, "the Temporal Web UI"),
+        ]
+    return [f"{port} ({what})" for port, what in wanted if port_in_use(port)]
 
 
 async def dev_api_key(settings: Settings, database_url: str) -> str:
@@ -88,8 +111,18 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
 
 def main() -> int:
     settings = settings_or_exit("make dev")
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    taken = taken_ports(settings, env)
+    if taken:
+        print(
+            f"make dev: port {', '.join(taken)} already in use: is another `make dev` "
+            "running? Stop it first (Ctrl-C in its terminal), or set PORT (and "
+            "TEMPORAL_ADDRESS for a Temporal server of your own). Nothing was started.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
     temporal = None
     postgres = None

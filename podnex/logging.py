@@ -3,7 +3,10 @@
 Context travels through structlog's contextvars: the API binds `request_id` and `user_id`
 for each request, the worker binds `workflow_id`, `run_id`, `activity` and `attempt` for each
 activity, so every line written meanwhile (by podnex, a library or the standard library's
-logging) carries them. Fields whose names say they hold a secret are masked.
+logging) carries them. Fields whose names say they hold a secret are masked, and so is any
+API key (`pnx_…`) or download-link signature (`signature=…`) in the rendered line: a
+message, an access-log line with a query string, an exception's text. Tracebacks never
+show local variables (the console's rich tracebacks would print request headers).
 """
 
 from __future__ import annotations
@@ -20,8 +23,32 @@ from podnex.settings import Settings
 
 REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(
-    r"(password|passwd|secret|api_?key|authorization|token|private_?key|credential)", re.I
+    r"(password|passwd|secret|api_?key|authorization|token|private_?key|credential|signature)",
+    re.I,
 )
+_SECRET_TEXT = re.compile(
+    r"(?P<key>pnx_[A-Za-z0-9_-]{8,})"
+    r"|(?P<query>(?:signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)"
+    r"[^&\s\"'\\]+",
+    re.I,
+)
+"""Secrets recognisable inside text: podnex API keys, and link signatures (ours and S3's
+presigned ones) in a query string."""
+
+
+def redact_text(text: str) -> str:
+    """`text` with every API key and link signature in it masked."""
+
+    def mask(match: re.Match[str]) -> str:
+        return f"{match['query']}{REDACTED}" if match["query"] else REDACTED
+
+    return _SECRET_TEXT.sub(mask, text)
+
+
+def redact_rendered(logger: Any, method_name: str, rendered: Any) -> Any:
+    """The last step after the renderer: mask secrets anywhere in the rendered line,
+    exception text and traceback included."""
+    return redact_text(rendered) if isinstance(rendered, str) else rendered
 
 
 def redact_secrets(
@@ -48,7 +75,9 @@ def configure_logging(settings: Settings) -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=_traceback_formatter()
+        )
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -58,7 +87,11 @@ def configure_logging(settings: Settings) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            renderer,
+            redact_rendered,
+        ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
@@ -72,3 +105,13 @@ def configure_logging(settings: Settings) -> None:
         server_logger.propagate = True
     for noisy in ("temporalio.activity", "temporalio.workflow"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.INFO))
+
+
+def _traceback_formatter() -> structlog.typing.ExceptionRenderer:
+    """Readable tracebacks without local variables: a frame's locals hold request headers,
+    API keys and signed URLs."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return structlog.dev.plain_traceback
+    return structlog.dev.RichTracebackFormatter(show_locals=False)

@@ -126,7 +126,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000"]
     )
     rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_per_address_per_minute: int = Field(default=1200, ge=0)
     request_max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_api_keys_per_user: int = Field(default=25, ge=1)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -32,15 +32,32 @@ class ApiKeyController(Controller):
         operation_id="createApiKey",
         summary="Create an API key",
         description="The response holds the key itself; it is stored only as a hash and "
-        "never shown again.",
+        "never shown again. 409 once the user has MAX_API_KEYS_PER_USER live keys.",
         status_code=HTTP_201_CREATED,
-        responses=error_responses(400, 401, 413, 429),
+        responses=error_responses(
+            400,
+            401,
+            409,
+            413,
+            415,
+            429,
+            descriptions={409: "API key limit reached: revoke a key first"},
+        ),
     )
     async def create(
         self, request: Request[User, Any, Any], data: JSONBody[CreateApiKeyRequest]
     ) -> Envelope[CreatedApiKeyOut]:
-        async with state_of(request).db.transaction() as session:
-            created = await accounts.create_api_key(session, request.user.id, data.name)
+        state = state_of(request)
+        try:
+            async with state.db.transaction() as session:
+                created = await accounts.create_api_key(
+                    session,
+                    request.user.id,
+                    data.name,
+                    limit=state.settings.max_api_keys_per_user,
+                )
+        except accounts.ApiKeyLimitReached as exc:
+            raise ApiError(409, str(exc), code="API_KEY_LIMIT") from exc
         key = created.api_key
         return Envelope(
             data=CreatedApiKeyOut(

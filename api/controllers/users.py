@@ -54,7 +54,7 @@ class UserController(Controller):
         operation_id="updateProfile",
         summary="Change your name or image",
         description="Fields left out stay as they are; null clears a field.",
-        responses=error_responses(400, 401, 404, 413, 429),
+        responses=error_responses(400, 401, 404, 413, 415, 429),
     )
     async def update_profile(
         self, request: Request[User, Any, Any], data: JSONBody[UpdateProfileRequest]

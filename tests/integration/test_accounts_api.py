@@ -56,15 +56,25 @@ async def test_profile_shows_the_caller(api: LiveApi, user: ApiUser) -> None:
 async def test_profile_update_changes_only_the_given_fields(
     api: LiveApi, user: ApiUser, other_user: ApiUser
 ) -> None:
-    response = await api.client.patch(
+    # fields that are not the profile's (e-mail, id) are refused by name, nothing changes
+    refused = await api.client.patch(
         "/api/v1/user/profile",
         headers=user.headers,
         json={
             "name": "  Ada Lovelace ",
-            "image": "https://example.com/ada.png",
             "email": "someone-else@example.com",
             "id": str(other_user.id),
         },
+    )
+    assert refused.status_code == 400, refused.text
+    assert {d["field"] for d in refused.json()["details"]} == {"email", "id"}
+    unchanged = await get_data(api, "/api/v1/user/profile", user.key)
+    assert (unchanged["name"], unchanged["email"]) == (None, user.email)
+
+    response = await api.client.patch(
+        "/api/v1/user/profile",
+        headers=user.headers,
+        json={"name": "  Ada Lovelace ", "image": "https://example.com/ada.png"},
     )
     assert response.status_code == 200, response.text
     assert response.json() == {

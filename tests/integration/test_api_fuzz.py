@@ -14,7 +14,8 @@ How it runs, and why:
 - schemathesis and hypothesis are synchronous (`requests`), while uvicorn and the worker
   run in this test's event loop; the fuzz runs in a worker thread so the loop keeps
   serving it.
-- The server has rate limiting off (RATE_LIMIT_PER_MINUTE=0): the fuzz sends a few
+- The server has rate limiting off (RATE_LIMIT_PER_MINUTE=0 and
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE=0): the fuzz sends a few
   hundred requests a minute with one key, which would otherwise be answered 429
   (documented, and tested in test_api_hardening.py).
 - One completed podcast is made first; operations on `{podcast_id}` are fuzzed both with
@@ -223,7 +224,11 @@ async def test_fuzz_finds_no_server_errors_and_no_undocumented_answers(
     settings: Settings, db: Database, worker: object, temporal_client: Client
 ) -> None:
     fuzz_user = await make_user(db, Plan.BUSINESS)
-    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}))
+    app = create_app(
+        settings.model_copy(
+            update={"rate_limit_per_minute": 0, "rate_limit_per_address_per_minute": 0}
+        )
+    )
     async with serve(app) as live:
         podcast_id = await _completed_podcast(live.base_url, fuzz_user.headers)
         started = time.monotonic()
