@@ -5,8 +5,19 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.context import ActivityDeps, log, podcast_uuid
-from podnex import quota
-from workflows.types import Admission, CleanupRequest, LimitRequest
+from podnex import podcasts, quota
+from podnex.spec import RunState
+from podnex.vocabulary import PodcastStatus
+from workflows.types import Admission, CleanupRequest, LimitRequest, ProgressBands
+
+ADMITTED_STATE = RunState(
+    status=PodcastStatus.PROCESSING,
+    progress=ProgressBands.ADMITTED,
+    current_step="Admitted",
+    admitted=True,
+)
+"""What the workflow mirrors next (`_set(..., "Admitted", admitted=True)`), written here
+with the reservation."""
 
 
 class LimitActivities:
@@ -15,10 +26,22 @@ class LimitActivities:
 
     @activity.defn(name="check_limits")
     async def check_limits(self, request: LimitRequest) -> Admission:
+        """Reserve the podcast's share of the plan; when admitted, the podcast reads as
+        admitted in the same transaction, so the API's 201 already shows it."""
+        info = activity.info()
+        podcast_id = podcast_uuid(request.podcast_id)
         async with self.deps.db.transaction() as session:
-            reservation = await quota.reserve_podcast(
-                session, podcast_uuid(request.podcast_id), self.deps.clock()
-            )
+            now = self.deps.clock()
+            reservation = await quota.reserve_podcast(session, podcast_id, now)
+            if reservation.admitted:
+                await podcasts.mirror_run_state(
+                    session,
+                    podcast_id,
+                    ADMITTED_STATE,
+                    workflow_id=info.workflow_id or "",
+                    run_id=info.workflow_run_id or "",
+                    now=now,
+                )
         log().info("limits checked", admitted=reservation.admitted, reason=reservation.reason)
         return Admission(
             admitted=reservation.admitted,

@@ -10,6 +10,7 @@ retried), changes podcasts only through `podnex.podcasts`, reaches Temporal only
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -29,6 +30,7 @@ from api.temporal_client import RunAlreadyStarted, WorkflowServiceUnavailable
 from podnex import podcasts
 from podnex.models import Podcast, User
 from podnex.providers import parts_not_speaking
+from podnex.script.notes import parse_document
 from podnex.spec import PodcastSpec, TranscriptLine
 from podnex.storage import DownloadLink, delete_podcast_objects, download_link
 from podnex.vocabulary import RETRYABLE, PodcastStatus
@@ -62,6 +64,22 @@ class Status:
 def request_fingerprint(body: CreatePodcastRequest) -> str:
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def require_something_to_say(notes: str) -> None:
+    """Refuse notes of which nothing would be read aloud (only code, links, tables or
+    markup), as the script writers read them, instead of failing their run later."""
+    parsed = await asyncio.to_thread(parse_document, notes)
+    if not any(section.sentences for section in parsed.sections):
+        raise validation_error(
+            [
+                {
+                    "field": "noteContent",
+                    "message": "nothing in these notes can be read aloud: they hold only "
+                    "code, links, tables or markup",
+                }
+            ]
+        )
 
 
 def validation_error(problems: list[dict[str, str]]) -> ApiError:
@@ -154,6 +172,7 @@ class PodcastService:
     async def create(self, body: CreatePodcastRequest, idempotency_key: str | None) -> Started:
         """Store the podcast and start its run (or answer a repeated Idempotency-Key)."""
         spec = self.spec_for(body)
+        await require_something_to_say(body.note_content)
         fingerprint = request_fingerprint(body)
         if idempotency_key is not None:
             earlier = await self._by_idempotency_key(idempotency_key)
@@ -283,6 +302,8 @@ class PodcastService:
     async def update(
         self, podcast_id: str, *, title: str | None, note_content: str | None
     ) -> Podcast:
+        if note_content is not None:
+            await require_something_to_say(note_content)
         async with self.state.db.transaction() as session:
             podcast = await self._owned(session, podcast_id, for_update=True)
             try:

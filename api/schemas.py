@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -28,7 +29,12 @@ def stripped_not_blank(value: str) -> str:
 
 
 def enough_note_text(value: str) -> str:
-    if len(value.strip()) < NOTE_MIN:
+    """At least `NOTE_MIN` characters that will be read: spaces, and accents and other
+    combining marks (which ride on a letter), do not count."""
+    counted = sum(
+        1 for ch in value if not ch.isspace() and not unicodedata.category(ch).startswith("M")
+    )
+    if counted < NOTE_MIN:
         raise ValueError(f"Content must be at least {NOTE_MIN} characters of text")
     return value
 

@@ -44,7 +44,8 @@ log = structlog.get_logger("podnex.api")
 
 DEFAULT_ADMISSION_TIMEOUT = timedelta(seconds=20)
 DESCRIBE_TIMEOUT = timedelta(seconds=5)
-PROGRESS_QUERY_TIMEOUT = timedelta(seconds=2)
+PROGRESS_QUERY_TIMEOUT = timedelta(seconds=1)
+"""How long /status waits for the live run before the stored record answers."""
 _TIMED_OUT = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 UNAVAILABLE_CODES = {
@@ -176,12 +177,14 @@ class PodcastRuns:
         return admission
 
     async def progress(self, workflow_id: str) -> Progress | None:
-        """The run's live progress, or None when it cannot answer (closed, no worker)."""
+        """The run's live progress, or None when it cannot answer within
+        `PROGRESS_QUERY_TIMEOUT` (closed, no worker, Temporal down or still connecting)."""
         try:
-            client = await self.client()
-            return await client.get_workflow_handle(workflow_id).query(
-                PROGRESS_QUERY, result_type=Progress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
-            )
+            async with asyncio.timeout(PROGRESS_QUERY_TIMEOUT.total_seconds()):
+                client = await self.client()
+                return await client.get_workflow_handle(workflow_id).query(
+                    PROGRESS_QUERY, result_type=Progress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
+                )
         except Exception as exc:  # any failure: the stored record answers instead
             log.info("progress query unanswered", workflow_id=workflow_id, error=str(exc))
             return None

@@ -353,6 +353,9 @@ class PodcastWorkflow:
                 task.cancel()
             if pending:
                 await workflow.wait(pending)
+            for task in tasks:  # each failure is seen, so none is reported as unretrieved
+                if task.done() and not task.cancelled():
+                    task.exception()
 
     # -- state ----------------------------------------------------------------------------
 

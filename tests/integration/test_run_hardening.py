@@ -20,7 +20,7 @@ from podnex import podcasts
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, UsageRecord
 from podnex.settings import Settings
-from tests.conftest import ApiUser, serve
+from tests.conftest import ApiUser, LiveApi, serve
 from tests.integration.notes import NOTES
 from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
@@ -143,3 +143,28 @@ async def test_a_retry_in_the_instant_a_run_failed_starts_the_new_run(
     async with db.transaction() as session:
         row = await session.get(Podcast, uuid.UUID(podcast_id))
     assert row is not None and row.status is PodcastStatus.COMPLETED and row.retry_count == 1
+
+
+async def test_notes_are_measured_by_what_will_be_read(api: LiveApi, user: ApiUser) -> None:
+    marks = {"noteContent": "a" + "\u0301" * 150}  # one letter under 150 accents
+    response = await api.client.post("/api/v1/podcasts", headers=user.headers, json=marks)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["field"] == "noteContent"
+
+    only_code = {"noteContent": "```python\n" + "total = compute(x, y)\n" * 20 + "```\n"}
+    response = await api.client.post("/api/v1/podcasts", headers=user.headers, json=only_code)
+    assert response.status_code == 400, response.text
+    problem = response.json()["details"][0]
+    assert problem["field"] == "noteContent" and "nothing" in problem["message"]
+
+
+async def test_the_201_body_shows_the_podcast_admitted(
+    api: LiveApi, user: ApiUser, worker: object
+) -> None:
+    response = await api.client.post(
+        "/api/v1/podcasts", headers=user.headers, json={"noteContent": NOTES}
+    )
+    assert response.status_code == 201, response.text
+    podcast = response.json()["data"]
+    assert (podcast["status"], podcast["progress"]) == ("PROCESSING", 5)
+    assert podcast["currentStep"] == "Admitted" and podcast["startedAt"] is not None
