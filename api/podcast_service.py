@@ -330,6 +330,14 @@ class PodcastService:
             except WorkflowServiceUnavailable:
                 log.warning("run not confirmed closed", podcast_id=str(podcast.id))
         await delete_podcast_objects(self.state.storage, str(podcast.id))
+        if podcast.workflow_id:
+            # The notes live on in the runs' histories: they go with the podcast.
+            try:
+                await self.state.runs.delete_histories(podcast.workflow_id)
+            except Exception as exc:  # the podcast is deleted all the same
+                log.warning(
+                    "workflow histories not deleted", podcast_id=str(podcast.id), error=str(exc)
+                )
 
     async def cancel(self, podcast_id: str) -> Podcast:
         """Signal the run to cancel and wait briefly for it: the podcast as it is then.

@@ -14,9 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -219,6 +222,35 @@ class PodcastRuns:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise WorkflowServiceUnavailable(str(exc)) from exc
         return True
+
+    async def delete_histories(self, workflow_id: str) -> int:
+        """Delete the histories of every (closed) run of ``workflow_id``; how many. A run
+        still going is left alone (deleting it would end it without its clean-up)."""
+        client = await self.client()
+        try:
+            latest = await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return 0
+            raise
+        # Visibility (the list) may lag behind a run that just closed: each run's own
+        # description says whether it is still going.
+        run_ids = {latest.run_id}
+        async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+            run_ids.add(run.run_id)
+        deleted = 0
+        for run_id in run_ids:
+            described = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+            if described.status in (None, WorkflowExecutionStatus.RUNNING):
+                continue
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+                )
+            )
+            deleted += 1
+        return deleted
 
     async def request_cancel(self, workflow_id: str) -> None:
         """Ask Temporal to cancel the run; a run that is already closed needs nothing."""

@@ -109,8 +109,13 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
+CODEC_PORT = 8234
+"""The codec server's port when PAYLOAD_ENCRYPTION_KEYS is set."""
+
+
 def main() -> int:
     settings = settings_or_exit("make dev")
+    codec_url = f"http://127.0.0.1:{CODEC_PORT}"
     env = dict(os.environ)
     taken = taken_ports(settings, env)
     if taken:
@@ -156,6 +161,7 @@ def main() -> int:
                 ui_port=TEMPORAL_UI_PORT,
                 db_file=settings.var_dir / "temporal.db",
                 log_file=settings.var_dir / "temporal.log",
+                ui_codec_endpoint=codec_url if settings.payload_encryption_keys else None,
             )
             env["TEMPORAL_ADDRESS"] = temporal.address
             ui_url = f"http://localhost:{TEMPORAL_UI_PORT}"
@@ -165,6 +171,12 @@ def main() -> int:
         key = asyncio.run(dev_api_key(settings, database_url))
         python = sys.executable
         children["worker"] = spawn([python, "worker.py"], env)
+        if settings.payload_encryption_keys:
+            # Payloads are encrypted: the Web UI decodes them through the codec server.
+            children["codec server"] = spawn(
+                [python, "-m", "api.codec_server", "--port", str(CODEC_PORT)], env
+            )
+            print(f"• Payloads encrypted; codec server for the Web UI on {codec_url}")
         api = spawn(
             [
                 python,

@@ -87,8 +87,10 @@ def start_temporal_dev_server(
     ui_port: int | None,
     db_file: Path | None,
     log_file: Path | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> TemporalDevServer:
-    """Start the dev server; `db_file` keeps state across restarts (WAL pragmas for speed)."""
+    """Start the dev server; `db_file` keeps state across restarts (WAL pragmas for speed);
+    `ui_codec_endpoint` points its Web UI at a codec server (encrypted payloads)."""
     args = [
         temporal_cli_path(),
         "server",
@@ -104,6 +106,8 @@ def start_temporal_dev_server(
         args.append("--headless")
     else:
         args += ["--ui-port", str(ui_port)]
+        if ui_codec_endpoint is not None:
+            args += ["--ui-codec-endpoint", ui_codec_endpoint]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         args += ["--db-filename", str(db_file)]

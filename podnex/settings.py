@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from podnex.codec import parse_keys
 from podnex.providers import SCRIPT_WRITERS, SPEECH_PROVIDERS, Provider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,31 @@ class Settings(BaseSettings):
     temporal_tls_client_key_data: SecretStr | None = None
     temporal_tls_server_ca_cert_path: Path | None = None
     temporal_tls_server_name: str | None = None
+    # Encrypted payloads (podnex.codec): `id:base64key`, comma-separated, newest first.
+    payload_encryption_keys: SecretStr | None = None
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+
+    @field_validator("payload_encryption_keys")
+    @classmethod
+    def _valid_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())  # fails at start, naming what is wrong
+        return value
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _split_codec_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    def payload_encryption_key_map(self) -> dict[str, bytes]:
+        """The payload keys by id, newest (the one that encrypts) first; empty when off."""
+        if self.payload_encryption_keys is None:
+            return {}
+        return parse_keys(self.payload_encryption_keys.get_secret_value())
 
     # API
     port: int = Field(default=8000, ge=1, le=65535)

@@ -7,20 +7,33 @@ is the pure part, the exact keyword arguments handed to `Client.connect`.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
+from podnex.codec import EncryptionCodec
 from podnex.settings import Settings
 
 PODCAST_ID = SearchAttributeKey.for_keyword("PodcastId")
 USER_ID = SearchAttributeKey.for_keyword("UserId")
 DATA_CONVERTER = pydantic_data_converter
+"""Payloads as pydantic JSON; `data_converter` adds encryption when keys are set."""
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The one converter of every client, worker and replayer: pydantic JSON, encrypted
+    with PAYLOAD_ENCRYPTION_KEYS when they are set (podnex.codec)."""
+    keys = settings.payload_encryption_key_map()
+    if not keys:
+        return DATA_CONVERTER
+    return dataclasses.replace(DATA_CONVERTER, payload_codec=EncryptionCodec(keys))
 
 
 def workflow_id_for(podcast_id: str) -> str:
@@ -69,7 +82,7 @@ def connect_options(settings: Settings, runtime: Runtime | None = None) -> dict[
     options: dict[str, Any] = {
         "target_host": settings.temporal_address,
         "namespace": settings.temporal_namespace,
-        "data_converter": DATA_CONVERTER,
+        "data_converter": data_converter(settings),
         "tls": tls_config(settings),
     }
     if api_key is not None:
