@@ -20,7 +20,11 @@ class AudioActivities:
         async with heartbeating():
             # Streamed: each line is fetched as the mix reaches it, never the whole episode.
             combined = await combine_stored_lines(
-                [(segment.speaker, segment.key) for segment in request.segments], storage.get
+                [
+                    (segment.speaker, segment.key, segment.pause_before_ms)
+                    for segment in request.segments
+                ],
+                storage.get,
             )
             key = staging_key(request.podcast_id)
             await storage.put(key, combined.mp3, content_type="audio/mpeg")

@@ -24,6 +24,7 @@ from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
+from api.controllers.voices import VoiceController
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import UserContextMiddleware, wrap_application
 from api.openapi import add_media_type
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             FileController,
             UserController,
             ApiKeyController,
+            VoiceController,
         ],
         lifespan=[lifespan],
         middleware=middleware,

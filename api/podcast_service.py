@@ -153,6 +153,15 @@ class PodcastService:
             for field, voice in (("hostVoice", body.host_voice), ("guestVoice", body.guest_voice))
             if voice not in voices
         ]
+        if not problems and voices[body.host_voice] == voices[body.guest_voice]:
+            same = (
+                f"host and guest must be different voices ({body.host_voice!r} and "
+                f"{body.guest_voice!r} are the same voice); see GET /api/v1/voices"
+            )
+            problems += [
+                {"field": "hostVoice", "message": same},
+                {"field": "guestVoice", "message": same},
+            ]
         if body.language:
             limited = parts_not_speaking(self.state.settings, provider, body.language)
             if limited:

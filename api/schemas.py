@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from podnex.models import Podcast
 from podnex.podcasts import spec_of
+from podnex.speech.base import Voice
 from podnex.storage import DownloadLink
 from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, Speaker, SubscriptionStatus
 from workflows.types import Progress
@@ -354,6 +355,30 @@ class UpdatePodcastRequest(CamelRequest):
     note_content: NoteContent | None = Field(
         default=None, description="Only while the podcast is not being made (409 otherwise)."
     )
+
+
+class VoiceOut(Camel):
+    name: str = Field(description="What `hostVoice`/`guestVoice` take.")
+    aliases: list[str] = Field(description="Other names of the same voice.")
+    description: str
+    gender: str | None
+    accent: str | None
+
+    @classmethod
+    def of(cls, voice: Voice) -> VoiceOut:
+        return cls(
+            name=voice.name,
+            aliases=list(voice.aliases),
+            description=voice.description,
+            gender=voice.gender,
+            accent=voice.accent,
+        )
+
+
+class EngineVoicesOut(Camel):
+    tts_provider: str = Field(description="The engine, as `ttsProvider` names it.")
+    default: bool = Field(description="Whether requests without `ttsProvider` use it.")
+    voices: list[VoiceOut]
 
 
 class TranscriptLineOut(Camel):

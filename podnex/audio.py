@@ -91,10 +91,12 @@ _INTEGRATED = re.compile(r"Integrated loudness:\s*I:\s*(-?[0-9.]+|-inf)\s*LUFS")
 
 @dataclass(frozen=True)
 class LineAudio:
-    """One spoken line: who speaks it and its audio as a WAV file."""
+    """One spoken line: who speaks it, its audio as a WAV file, and the silence before it
+    (None: the mix's default for a same-speaker line or a turn; see `podnex.pacing`)."""
 
     speaker: Speaker
     wav: bytes
+    pause_before_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,14 +184,18 @@ _COMBINE_THREADS = ThreadPoolExecutor(
 threads the storage fetches feeding the mix may need (and which other activities share)."""
 
 
+Segment = tuple[Speaker, str] | tuple[Speaker, str, int | None]
+"""A stored line: its speaker, its storage key and, optionally, the silence before it."""
+
+
 async def combine_stored_lines(
-    segments: Sequence[tuple[Speaker, str]],
+    segments: Sequence[Segment],
     get: Callable[[str], Awaitable[bytes]],
     *,
     ahead: int = 4,
     **options: Any,
 ) -> CombinedAudio:
-    """:func:`combine_lines` over the WAVs stored under each ``(speaker, key)``, in order.
+    """:func:`combine_lines` over the WAVs stored under each ``(speaker, key[, pause])``.
 
     Each WAV is fetched with ``get`` (at most ``ahead`` in flight) as the mix reaches it,
     so one line at a time is held in memory. The mix runs on a thread of its own pool: a
@@ -205,7 +211,7 @@ async def combine_stored_lines(
 
 
 def fetch_lines(
-    segments: Sequence[tuple[Speaker, str]],
+    segments: Sequence[Segment],
     get: Callable[[str], Awaitable[bytes]],
     loop: asyncio.AbstractEventLoop,
     *,
@@ -219,7 +225,7 @@ def fetch_lines(
     episode being held in memory. The consuming thread must not be one that the fetches
     themselves need (the default executor's, for storage built on ``asyncio.to_thread``).
     """
-    pending: deque[tuple[Speaker, Future[bytes]]] = deque()
+    pending: deque[tuple[Speaker, int | None, Future[bytes]]] = deque()
     upcoming = iter(segments)
 
     def top_up() -> None:
@@ -227,18 +233,20 @@ def fetch_lines(
             item = next(upcoming, None)
             if item is None:
                 return
-            speaker, key = item
-            pending.append((speaker, asyncio.run_coroutine_threadsafe(_fetch(get, key), loop)))
+            speaker, key = item[0], item[1]
+            pause = item[2] if len(item) > 2 else None
+            fetch = asyncio.run_coroutine_threadsafe(_fetch(get, key), loop)
+            pending.append((speaker, pause, fetch))
 
     try:
         top_up()
         while pending:
-            speaker, future = pending.popleft()
+            speaker, pause, future = pending.popleft()
             wav = future.result()
             top_up()
-            yield LineAudio(speaker=speaker, wav=wav)
+            yield LineAudio(speaker=speaker, wav=wav, pause_before_ms=pause)
     finally:
-        for _, future in pending:
+        for _, _, future in pending:
             future.cancel()
 
 
@@ -277,7 +285,9 @@ def _write_mix(
             # Mix at the speech's own rate; ffmpeg resamples to ``sample_rate`` at the end.
             stream.start(segment.frame_rate)
         else:
-            pause = pause_ms if line.speaker == previous_speaker else speaker_change_pause_ms
+            pause = line.pause_before_ms
+            if pause is None:
+                pause = pause_ms if line.speaker == previous_speaker else speaker_change_pause_ms
             silence = round(pause * stream.rate / 1000)
             stream.write(bytes(silence * _SAMPLE_WIDTH_BYTES))
             written += silence

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.status import StatusActivities
     from activities.storage import StorageActivities
     from activities.usage import UsageActivities
-    from podnex import metrics
+    from podnex import metrics, pacing
     from podnex.vocabulary import PodcastStatus
     from workflows.types import (
         ADMIT_UPDATE,
@@ -229,8 +229,10 @@ class PodcastWorkflow:
             CombineRequest(
                 podcast_id=input.podcast_id,
                 segments=[
-                    SegmentRef(key=result.key, speaker=line.speaker)
-                    for result, line in zip(speech, script.lines, strict=True)
+                    SegmentRef(key=result.key, speaker=line.speaker, pause_before_ms=pause)
+                    for result, line, pause in zip(
+                        speech, script.lines, pacing.pauses(script.lines), strict=True
+                    )
                 ],
             ),
             start_to_close_timeout=timedelta(minutes=15),

@@ -181,6 +181,8 @@ class SpeechResult(BaseModel):
 class SegmentRef(BaseModel):
     key: str
     speaker: Speaker
+    pause_before_ms: int | None = Field(default=None, ge=0)
+    """The silence before the line (`podnex.pacing`); None: the mixer's default."""
 
 
 class CombineRequest(BaseModel):

@@ -7,8 +7,9 @@ import io
 import re
 import sys
 import wave
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol
 
 
@@ -39,6 +40,31 @@ class SpeechError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Voice:
+    """One voice of an engine's catalogue, as a listener would tell it apart.
+
+    ``name`` is what a request asks for (``hostVoice``); ``aliases`` are other names of the
+    same voice (``host``, ``male``); ``engine_id`` is the engine's own name for it.
+    """
+
+    name: str
+    engine_id: str
+    description: str
+    gender: str | None = None
+    accent: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+def voice_names(catalogue: Sequence[Voice]) -> Mapping[str, str]:
+    """Every name a request may use (names and aliases), mapped to the engine's voice id."""
+    names: dict[str, str] = {}
+    for voice in catalogue:
+        for name in (voice.name, *voice.aliases):
+            names[name] = voice.engine_id
+    return MappingProxyType(names)
+
+
 class SpeechEngine(Protocol):
     """A text-to-speech engine that speaks with a fixed set of named voices."""
 
@@ -46,6 +72,10 @@ class SpeechEngine(Protocol):
 
     def voices(self) -> Mapping[str, str]:
         """Map each public voice name (such as ``"host"``) to the engine's own voice id."""
+        ...
+
+    def catalogue(self) -> Sequence[Voice]:
+        """The engine's voices, described (``voices`` maps their names and aliases)."""
         ...
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:

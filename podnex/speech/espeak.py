@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import threading
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Mapping, Sequence
 
 import espeakng_loader
 
-from podnex.speech.base import SpeechAudio, SpeechError, pcm_to_wav
+from podnex.speech.base import SpeechAudio, SpeechError, Voice, pcm_to_wav, voice_names
 
 ESPEAK_WORDS_PER_MINUTE = 175
 """Default speaking rate, in words per minute (espeak-ng's rate setting)."""
@@ -38,16 +37,48 @@ _CHARS_UTF8 = 1
 _BUFFER_LENGTH_MS = 500
 _SAMPLE_WIDTH_BYTES = 2
 
-_MALE_VOICE = "en-us"
-_FEMALE_VOICE = "en-us+f3"
-_VOICES: Mapping[str, str] = MappingProxyType(
-    {
-        "host": _MALE_VOICE,
-        "guest": _FEMALE_VOICE,
-        "male": _MALE_VOICE,
-        "female": _FEMALE_VOICE,
-    }
+CATALOGUE: tuple[Voice, ...] = (
+    Voice(
+        "us-male",
+        "en-us",
+        "American English, male (about 100 Hz)",
+        "male",
+        "American",
+        ("host", "male"),
+    ),
+    Voice(
+        "us-female",
+        "en-us+f3",
+        "American English, female (about 205 Hz)",
+        "female",
+        "American",
+        ("guest", "female"),
+    ),
+    Voice("uk-male", "en-gb-x-rp", "British English (RP), male (about 100 Hz)", "male", "British"),
+    Voice(
+        "uk-female",
+        "en-gb-x-rp+f4",
+        "British English (RP), female (about 175 Hz)",
+        "female",
+        "British",
+    ),
+    Voice(
+        "scottish-male",
+        "en-gb-scotland",
+        "Scottish English, male (about 100 Hz)",
+        "male",
+        "Scottish",
+    ),
+    Voice(
+        "scottish-female",
+        "en-gb-scotland+f5",
+        "Scottish English, female (about 200 Hz)",
+        "female",
+        "Scottish",
+    ),
 )
+"""espeak-ng's voices podnex offers (pitches measured on these machines)."""
+_VOICES: Mapping[str, str] = voice_names(CATALOGUE)
 
 # int SynthCallback(short *wav, int numsamples, espeak_EVENT *events)
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
@@ -146,8 +177,9 @@ def _get_library() -> _Library:
 class EspeakEngine:
     """Speech engine backed by the bundled espeak-ng: offline, fast, robotic but clear.
 
-    The ``host``/``male`` voice is American English (``en-us``, about 100 Hz); the
-    ``guest``/``female`` voice is its female variant (``en-us+f3``, about 210 Hz).
+    Six voices (`CATALOGUE`): American, British and Scottish English, male and female;
+    ``host``/``male`` are the American male voice (``en-us``, about 100 Hz),
+    ``guest``/``female`` its female variant (``en-us+f3``, about 205 Hz).
     """
 
     name = "espeak"
@@ -163,6 +195,9 @@ class EspeakEngine:
     def voices(self) -> Mapping[str, str]:
         """Map the public voice names to espeak-ng voice names."""
         return _VOICES
+
+    def catalogue(self) -> Sequence[Voice]:
+        return CATALOGUE
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:
         """Speak ``text`` with the public voice ``voice`` in a worker thread."""

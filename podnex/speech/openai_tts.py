@@ -19,7 +19,7 @@ import array
 import asyncio
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Literal
 
@@ -27,7 +27,7 @@ import imageio_ffmpeg
 import openai
 
 from podnex.openai_api import describe_failure
-from podnex.speech.base import SpeechAudio, SpeechError, pcm_to_wav, split_text
+from podnex.speech.base import SpeechAudio, SpeechError, Voice, pcm_to_wav, split_text
 
 OPENAI_VOICES = (
     "alloy",
@@ -100,6 +100,22 @@ class OpenAISpeechEngine:
     def voices(self) -> Mapping[str, str]:
         """Map the public voice names to the provider's voice names."""
         return self._voices
+
+    def catalogue(self) -> Sequence[Voice]:
+        """Each provider voice under its own name, with podnex's role names as aliases."""
+        aliases: dict[str, list[str]] = {}
+        for role, voice in ROLE_VOICES.items():
+            aliases.setdefault(voice, []).append(role)
+        return [
+            Voice(
+                name,
+                engine_id,
+                f"{self.name} voice {engine_id!r}",
+                aliases=tuple(role for role in aliases.get(name, []) if role in self._voices),
+            )
+            for name, engine_id in self._voices.items()
+            if name not in ROLE_VOICES
+        ]
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:
         """Speak ``text`` with ``voice``, in pieces when it exceeds the input limit."""

@@ -4,6 +4,8 @@ a title changed while the podcast is made, and a database error's text."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 import uuid
 
 import pytest
@@ -168,3 +170,33 @@ async def test_the_201_body_shows_the_podcast_admitted(
     podcast = response.json()["data"]
     assert (podcast["status"], podcast["progress"]) == ("PROCESSING", 5)
     assert podcast["currentStep"] == "Admitted" and podcast["startedAt"] is not None
+
+
+async def test_status_answers_from_the_database_within_a_second_when_temporal_does_not(
+    settings: Settings, db: Database, user: ApiUser
+) -> None:
+    """A Temporal that accepts connections and never answers (down, or a dead proxy)."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.listen()
+    address = f"127.0.0.1:{silent.getsockname()[1]}"
+    podcast = await stored_podcast(db, user)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Podcast)
+            .where(Podcast.id == podcast.id)
+            .values(status=PodcastStatus.PROCESSING, progress=40, current_step="Synthesising")
+        )
+    app = create_app(settings.model_copy(update={"temporal_address": address}))
+    try:
+        async with serve(app) as api:
+            started = time.perf_counter()
+            response = await api.client.get(
+                f"/api/v1/podcasts/{podcast.id}/status", headers=user.headers
+            )
+            elapsed = time.perf_counter() - started
+    finally:
+        silent.close()
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert (data["source"], data["status"], data["progress"]) == ("database", "PROCESSING", 40)
+    assert elapsed < 3, elapsed  # was 10 s and more: the live query gets one second
