@@ -137,6 +137,21 @@ _HOST_ANSWERS = (
     "Sure, go ahead.",
 )
 """The host's reply to each of `_GUEST_QUESTIONS`, in the same order."""
+_ECHOES = (
+    "Oh, {term}.",
+    "{Term}, nice.",
+    "Mm, {term}.",
+    "Right, {term}.",
+    "Ah, {term}, okay.",
+    "{Term}, got it.",
+    "Okay, {term}.",
+    "Huh, {term}.",
+    "I see, {term}.",
+    "{Term}, sure.",
+    "Nice, {term}.",
+    "So, {term}.",
+)
+"""Short host reactions between two sentences of one answer, naming what was just said."""
 _CAVEATS = (
     "There's a catch, though.",
     "I'd add a caveat here.",
@@ -391,10 +406,16 @@ class Composer:
                 turns.append(("guest", " ".join(texts)))
                 turns.append(("host", asked[0]))
                 texts = [asked[1]]
+                continue
+            text = respeak(sentence.text, sentence.index)
+            if position == 0:
+                text = pronoun_start(text, self._named)
+            echo = self._echo(phrases, answer[position - 1], sentence) if position else None
+            if echo:
+                turns.append(("guest", " ".join(texts)))
+                turns.append(("host", echo))
+                texts = [_continued(text)]
             else:
-                text = respeak(sentence.text, sentence.index)
-                if position == 0:
-                    text = pronoun_start(text, self._named)
                 texts.append(text)
         self._named = None
         if not opening:
@@ -412,6 +433,23 @@ class Composer:
                     texts[0] = first
         turns.append(("guest", " ".join(texts)))
         return turns
+
+    def _echo(self, phrases: _Phrases, said: Sentence, following: Sentence) -> str | None:
+        """A short host reaction naming a key phrase of what the guest just said.
+
+        Said between two sentences of one answer, every other time, when the first is long
+        enough to react to.
+        """
+        if following.index % 2 or said.words < 8:
+            return None
+        term = _best_term([said], {self.topic})
+        if not term:
+            return None
+        pattern = phrases.pick(_ECHOES, "echo", said.index)
+        if pattern is None:
+            return None
+        text = _term_text(term)
+        return pattern.format(term=text, Term=text[0].upper() + text[1:])
 
     def _part_recap(
         self,
@@ -468,6 +506,16 @@ class Composer:
         say("guest", _choose(phrases, _GUEST_WRAP_QUESTIONS, "guest-wrap"))
         pick = points[_stable(self.topic, "host-pick") % len(points)]
         say("host", _choose(phrases, _HOST_PICKS, "host-pick").format(point=pick))
+
+
+_CONNECTIVE = re.compile(r"^(?:And|But|So|Or|Also|Then|Yes|No|Even|In other words|For instance)\b")
+
+
+def _continued(text: str) -> str:
+    """A sentence that goes on after the host's reaction: "And ..." unless it has a link."""
+    if _CONNECTIVE.match(text):
+        return text
+    return f"And {_lower_first(text)}"
 
 
 def _summary_heading(heading: str) -> bool:

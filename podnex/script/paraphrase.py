@@ -208,6 +208,27 @@ _CONTRACTIONS = _rules(
         (r"\bI am\b", "I'm"),
     )
 )
+#: The notes' authors ("we", "our") as the guest, who tells what they wrote, says them;
+#: a name said with its article ("PSF" -> "the PSF"). Case-sensitive.
+_VOICE = tuple(
+    (re.compile(pattern), spoken)
+    for pattern, spoken in (
+        (r"\bwe're\b", "they're"),
+        (r"\bWe're\b", "They're"),
+        (r"\bwe've\b", "they've"),
+        (r"\bWe've\b", "They've"),
+        (r"\bwe'll\b", "they'll"),
+        (r"\bWe'll\b", "They'll"),
+        (r"\bwe\b", "they"),
+        (r"\bWe\b", "They"),
+        (r"\bour\b", "their"),
+        (r"\bOur\b", "Their"),
+        (r"\bours\b", "theirs"),
+        (r"(?<!let )\bus\b", "them"),
+        (r"(?<![Tt]he )(?<![\w-])PSF\b(?![\w-])", "the PSF"),
+        (r"^the PSF\b", "The PSF"),
+    )
+)
 #: Sentence openers as said aloud.
 _OPENERS = (
     (re.compile(r"^(?:Additionally|Furthermore|Moreover|In addition),?\s*"), "Also, "),
@@ -482,6 +503,8 @@ def _changelog(sentence: str, key: int) -> str:
         past = _CHANGELOG_PAST.get(verb.removesuffix("d").removesuffix("e") or verb, "")
     if not past:
         return sentence
+    if verb == "support" and found["rest"].startswith("for "):
+        past = "added support"
     lead = _CHANGELOG_LEADS[key % len(_CHANGELOG_LEADS)].format(verb=past)
     return f"{lead} {found['rest']}"
 
@@ -512,6 +535,8 @@ def respeak(sentence: str, key: int = 0) -> str:
     text = _changelog(text, key)
     text = _apply(_PHRASES, text)
     text = _apply(_CONTRACTIONS, text)
+    for pattern, spoken in _VOICE:
+        text = pattern.sub(spoken, text)
     text = _that(text)
     text = _which(text)
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
