@@ -440,7 +440,7 @@ class Composer:
         Said between two sentences of one answer, every other time, when the first is long
         enough to react to.
         """
-        if following.index % 2 or said.words < 8:
+        if said.words < (8 if following.index % 2 == 0 else 14):
             return None
         term = _best_term([said], {self.topic})
         if not term:

@@ -521,6 +521,9 @@ def _keep_case(match: re.Match[str], spoken: str | Callable[[re.Match[str]], str
     if match.start() > 0 and original[:1].isupper() and original[1:2].islower() and not named_rule:
         return original  # a capitalised word mid-sentence is a name ("Provides-Extra")
     text = spoken(match) if callable(spoken) else match.expand(spoken)
+    letters = [ch for ch in original if ch.isalpha()]
+    if len(letters) > 1 and all(ch.isupper() for ch in letters):
+        return text.upper()  # a shouted passage stays shouted, not half lower case
     if original[:1].isupper() and text[:1].islower() and match.start() == 0:
         return text[0].upper() + text[1:]
     return text

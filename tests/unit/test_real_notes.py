@@ -133,9 +133,10 @@ def test_parsing_drops_navigation_badges_sign_offs_and_bug_numbers() -> None:
     assert changelog.sections[0].heading == "Version 1.2.1-3"
 
 
-VERBATIM_CEILING = 0.65
-"""Issue 13 asks for at most 0.5; the writer is not there yet (docs/quality.md: 35-61% for
-SHORT). This bound keeps it from getting worse until the guest paraphrases."""
+VERBATIM_CEILING = 0.55
+"""Issue 13 asks for at most 0.5. The guest now retells the notes (podnex.script.paraphrase)
+and these SHORT episodes are at 26-49%, but the quality set still has episodes at 51-55%
+(docs/quality.md), so the bound is 0.55 until every text is under 0.5."""
 
 
 @pytest.mark.parametrize("name", TEXTS)
