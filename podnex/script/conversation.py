@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from podnex.script.notes import has_hole
+from podnex.script.paraphrase import ask_and_answer, pronoun_start, respeak
 from podnex.script.select import Part, Sentence
 from podnex.script.types import ScriptLine, Speaker
 
@@ -137,6 +137,21 @@ _HOST_ANSWERS = (
     "Sure, go ahead.",
 )
 """The host's reply to each of `_GUEST_QUESTIONS`, in the same order."""
+_ECHOES = (
+    "Oh, {term}.",
+    "{Term}, nice.",
+    "Mm, {term}.",
+    "Right, {term}.",
+    "Ah, {term}, okay.",
+    "{Term}, got it.",
+    "Okay, {term}.",
+    "Huh, {term}.",
+    "I see, {term}.",
+    "{Term}, sure.",
+    "Nice, {term}.",
+    "So, {term}.",
+)
+"""Short host reactions between two sentences of one answer, naming what was just said."""
 _CAVEATS = (
     "There's a catch, though.",
     "I'd add a caveat here.",
@@ -193,71 +208,11 @@ _CONTRAST = re.compile(
     r"|careful|warning|avoid|instead)\b",
     re.IGNORECASE,
 )
-_PARENTHETICAL = re.compile(r"\s*\([^()]{4,120}\)(?=[\s,.;:!?]|$)")
-_SPOKEN_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE if pattern.islower() else 0), spoken)
-    for pattern, spoken in (
-        (r"\bit is\b", "it's"),
-        (r"\bthat is\b(?!,)", "that's"),
-        (r"\bthere is\b", "there's"),
-        (r"\bwhat is\b", "what's"),
-        (r"\bdo not\b", "don't"),
-        (r"\bdoes not\b", "doesn't"),
-        (r"\bdid not\b", "didn't"),
-        (r"\bis not\b", "isn't"),
-        (r"\bare not\b", "aren't"),
-        (r"\bwas not\b", "wasn't"),
-        (r"\bcannot\b", "can't"),
-        (r"\bcan not\b", "can't"),
-        (r"\bwill not\b", "won't"),
-        (r"\bwould not\b", "wouldn't"),
-        (r"\bshould not\b", "shouldn't"),
-        (r"\bhave not\b", "haven't"),
-        (r"\bhas not\b", "hasn't"),
-        (r"\byou will\b", "you'll"),
-        (r"\bwe will\b", "we'll"),
-        (r"\bit will\b", "it'll"),
-        (r"\bthey will\b", "they'll"),
-        (r"\byou are\b", "you're"),
-        (r"\bwe are\b", "we're"),
-        (r"\bthey are\b", "they're"),
-        (r"\byou have\b", "you've"),
-        (r"\bwe have\b", "we've"),
-        (r"\bin order to\b", "to"),
-        (r"\ba number of\b", "several"),
-        (r"\butili[sz]e(s|d)?\b", r"use\1"),
-        (r"\ballows you to\b", "lets you"),
-        (r"\ballows users to\b", "lets people"),
-        (r"\ballows the user to\b", "lets you"),
-        (r"\bis able to\b", "can"),
-        (r"\bare able to\b", "can"),
-        (r"\bin addition to\b", "besides"),
-        (r"\bprior to\b", "before"),
-        (r"\bsubsequently\b", "later"),
-        (r"\bapproximately\b", "about"),
-        (r"\bnumerous\b", "many"),
-        (r"\bcommence(s|d)?\b", r"start\1"),
-        (r"^(?:Additionally|Furthermore|Moreover|In addition),\s*", "Also, "),
-        (r"^However,\s*", "But "),
-        (r"^(?:Therefore|Thus|Hence|Consequently),\s*", "So "),
-        (r"^Note that\s+", ""),
-        (r"^Please note that\s+", ""),
-        (r"^It should be noted that\s+", ""),
-    )
-)
 
 
 def spoken_style(sentence: str) -> str:
-    """A sentence of the notes as a person would say it: same facts, spoken register."""
-    text = _PARENTHETICAL.sub("", sentence)
-    for pattern, spoken in _SPOKEN_REWRITES:
-        text = pattern.sub(spoken, text)
-    text = re.sub(r"\s+([,.;:!?])", r"\1", text).strip()
-    if text[:1].islower():
-        text = text[0].upper() + text[1:]
-    if not text or has_hole(text):
-        return sentence
-    return text
+    """A sentence of the notes as a person would say it (`podnex.script.paraphrase.respeak`)."""
+    return respeak(sentence)
 
 
 def _stable(*key: object) -> int:
@@ -297,6 +252,8 @@ class Composer:
         self.topic = topic
         self.parts = list(parts)
         self.long = long
+        self._named: str | None = None
+        """The key phrase the host named last (the guest may say "it" for it)."""
 
     def compose(self, answers: Sequence[Sequence[Sequence[Sentence]]]) -> list[ScriptLine]:
         """The whole script: opening, a conversation per part, recap and closing."""
@@ -318,12 +275,21 @@ class Composer:
         spoken_parts = [(i, a) for i, a in enumerate(answers) if a]
         for order, (part_index, part_answers) in enumerate(spoken_parts):
             say("host", self._part_question(phrases, part_index, order, part_answers[0]))
+            self._named = self._subject(part_index, part_answers[0])
             for answer_index, answer in enumerate(part_answers):
                 exchange += 1
+                opening: tuple[str, str] | None = None
                 if answer_index:
                     previous = part_answers[answer_index - 1]
-                    self._bridge(say, phrases, previous, answer, used_terms, exchange)
-                say("guest", self._answer(phrases, answer, exchange, answer_index))
+                    opening = ask_and_answer(answer[0].text, answer[0].index)
+                    asked = self._bridge(
+                        say, phrases, previous, answer, used_terms, exchange,
+                        opening[0] if opening else None,
+                    )  # fmt: skip
+                    if not asked:
+                        opening = None
+                for speaker, text in self._answer(phrases, answer, exchange, answer_index, opening):
+                    say(speaker, text)
             if self.long and len(part_answers) > 1:
                 recap = self._part_recap(phrases, part_index, part_answers, used_terms)
                 if recap:
@@ -374,29 +340,39 @@ class Composer:
         answer: Sequence[Sentence],
         used_terms: set[str],
         exchange: int,
-    ) -> None:
-        """What joins two answers: a reaction and a question, or a question from the guest."""
+        question: str | None = None,
+    ) -> bool:
+        """What joins two answers: a reaction and a question, or a question from the guest.
+
+        ``question``, when given, is what the host asks about the next sentence (its
+        condition, purpose or date); True when the host asked it.
+        """
         said = _best_term(previous, used_terms)
         upcoming = _best_term(answer, used_terms | ({said} if said else set()))
         if said:
             used_terms.add(said)
-        if upcoming and exchange % 4 == 2:
-            question = phrases.pick(_GUEST_QUESTIONS, "guest-question", exchange)
-            if question:
-                reply = _HOST_ANSWERS[_GUEST_QUESTIONS.index(question)]
+        if upcoming and exchange % 4 == 2 and not question:
+            guest_question = phrases.pick(_GUEST_QUESTIONS, "guest-question", exchange)
+            if guest_question:
+                reply = _HOST_ANSWERS[_GUEST_QUESTIONS.index(guest_question)]
                 used_terms.add(upcoming)
-                say("guest", question.format(term=_term_text(upcoming)))
+                say("guest", guest_question.format(term=_term_text(upcoming)))
                 say("host", reply)
-                return
+                return False
         pieces: list[str] = []
         if said:
             reaction = phrases.pick(_REACTIONS, "reaction", exchange)
             if reaction:
                 text = _term_text(said)
                 pieces.append(reaction.format(term=text, Term=text[0].upper() + text[1:]))
+        if question:
+            pieces.append(question)
+            say("host", " ".join(pieces))
+            return True
         follow = phrases.pick(_FOLLOW_UPS, "follow-up", exchange) if upcoming else None
         if follow and upcoming:
             used_terms.add(upcoming)
+            self._named = upcoming
             pieces.append(follow.format(term=_term_text(upcoming)))
         else:
             open_follow = phrases.pick(_OPEN_FOLLOW_UPS, "open-follow-up", exchange)
@@ -404,22 +380,76 @@ class Composer:
                 pieces.append(open_follow)
         if pieces:
             say("host", " ".join(pieces))
+        return False
 
     def _answer(
-        self, phrases: _Phrases, answer: Sequence[Sentence], exchange: int, answer_index: int
-    ) -> str:
-        texts = [spoken_style(sentence.text) for sentence in answer]
-        lead: str | None = None
-        if _CONTRAST.search(texts[0]) and exchange % 2 == 0:
-            lead = phrases.pick(_CAVEATS, "caveat", exchange)
-        elif answer_index == 0 and exchange % 3 == 1:
-            lead = phrases.pick(_LEADS, "lead", exchange)
-        if lead:
-            if lead.endswith(","):
-                texts[0] = f"{lead} {_lower_first(texts[0])}"
+        self,
+        phrases: _Phrases,
+        answer: Sequence[Sentence],
+        exchange: int,
+        answer_index: int,
+        opening: tuple[str, str] | None = None,
+    ) -> list[tuple[Speaker, str]]:
+        """The guest's turn for an answer; the host may ask about a sentence's condition.
+
+        ``opening`` is the question the host already asked about the first sentence and
+        the guest's answer to it.
+        """
+        turns: list[tuple[Speaker, str]] = []
+        texts: list[str] = []
+        for position, sentence in enumerate(answer):
+            if position == 0 and opening:
+                texts.append(opening[1])
+                continue
+            asked = ask_and_answer(sentence.text, sentence.index) if position else None
+            if asked:
+                turns.append(("guest", " ".join(texts)))
+                turns.append(("host", asked[0]))
+                texts = [asked[1]]
+                continue
+            text = respeak(sentence.text, sentence.index)
+            if position == 0:
+                text = pronoun_start(text, self._named)
+            echo = self._echo(phrases, answer[position - 1], sentence) if position else None
+            if echo:
+                turns.append(("guest", " ".join(texts)))
+                turns.append(("host", echo))
+                texts = [_continued(text)]
             else:
-                texts.insert(0, lead)
-        return " ".join(texts)
+                texts.append(text)
+        self._named = None
+        if not opening:
+            first = turns[0][1] if turns else texts[0]
+            lead: str | None = None
+            if _CONTRAST.search(first) and exchange % 2 == 0:
+                lead = phrases.pick(_CAVEATS, "caveat", exchange)
+            elif answer_index == 0 and exchange % 3 == 1:
+                lead = phrases.pick(_LEADS, "lead", exchange)
+            if lead:
+                first = f"{lead} {_lower_first(first)}" if lead.endswith(",") else f"{lead} {first}"
+                if turns:
+                    turns[0] = ("guest", first)
+                else:
+                    texts[0] = first
+        turns.append(("guest", " ".join(texts)))
+        return turns
+
+    def _echo(self, phrases: _Phrases, said: Sentence, following: Sentence) -> str | None:
+        """A short host reaction naming a key phrase of what the guest just said.
+
+        Said between two sentences of one answer, every other time, when the first is long
+        enough to react to.
+        """
+        if said.words < (8 if following.index % 2 == 0 else 14):
+            return None
+        term = _best_term([said], {self.topic})
+        if not term:
+            return None
+        pattern = phrases.pick(_ECHOES, "echo", said.index)
+        if pattern is None:
+            return None
+        text = _term_text(term)
+        return pattern.format(term=text, Term=text[0].upper() + text[1:])
 
     def _part_recap(
         self,
@@ -476,6 +506,16 @@ class Composer:
         say("guest", _choose(phrases, _GUEST_WRAP_QUESTIONS, "guest-wrap"))
         pick = points[_stable(self.topic, "host-pick") % len(points)]
         say("host", _choose(phrases, _HOST_PICKS, "host-pick").format(point=pick))
+
+
+_CONNECTIVE = re.compile(r"^(?:And|But|So|Or|Also|Then|Yes|No|Even|In other words|For instance)\b")
+
+
+def _continued(text: str) -> str:
+    """A sentence that goes on after the host's reaction: "And ..." unless it has a link."""
+    if _CONNECTIVE.match(text):
+        return text
+    return f"And {_lower_first(text)}"
 
 
 def _summary_heading(heading: str) -> bool:

@@ -111,8 +111,10 @@ def test_length_in_minutes(name: str) -> None:
 
 
 def test_short_notes_make_short_episodes() -> None:
+    # Retold in the guest's words an entry takes a few more words ("Bump to 4.6.2" ->
+    # "They bumped to 4.6.2"), so the bound is SHORT's ceiling: never padded towards LONG.
     for name in ("changelog-debian-libutempter.txt", "reference-pydoc-with.txt"):
-        assert estimate_minutes(script_for(name, "LONG").lines) < 5.0
+        assert estimate_minutes(script_for(name, "LONG").lines) < MAX_MINUTES["SHORT"]
 
 
 def test_parsing_drops_navigation_badges_sign_offs_and_bug_numbers() -> None:
@@ -131,9 +133,10 @@ def test_parsing_drops_navigation_badges_sign_offs_and_bug_numbers() -> None:
     assert changelog.sections[0].heading == "Version 1.2.1-3"
 
 
-VERBATIM_CEILING = 0.65
-"""Issue 13 asks for at most 0.5; the writer is not there yet (docs/quality.md: 35-61% for
-SHORT). This bound keeps it from getting worse until the guest paraphrases."""
+VERBATIM_CEILING = 0.55
+"""Issue 13 asks for at most 0.5. The guest now retells the notes (podnex.script.paraphrase)
+and these SHORT episodes are at 26-49%, but the quality set still has episodes at 51-55%
+(docs/quality.md), so the bound is 0.55 until every text is under 0.5."""
 
 
 @pytest.mark.parametrize("name", TEXTS)
