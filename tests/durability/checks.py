@@ -24,7 +24,7 @@ from tests.integration.podcasts import stored_podcast
 
 T = TypeVar("T")
 
-SHORT_SCRIPT_LINES = 19
+SHORT_SCRIPT_LINES = 23
 """Lines the offline writer makes of the sample notes for a SHORT podcast."""
 
 

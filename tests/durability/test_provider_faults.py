@@ -26,8 +26,8 @@ from tests.durability.worker_process import PERMANENT_ERROR
 
 FINISHED = {PodcastStatus.COMPLETED, PodcastStatus.FAILED, PodcastStatus.CANCELLED}
 FAULT_SEED = 5
-"""With this seed 6 of the 25 speech calls of the sample script (19 lines, read aloud as
-`podnex.speakable` spells them) fail (24%), none twice."""
+"""With this seed 6 of the 29 speech calls of the sample script (23 lines, read aloud as
+`podnex.speakable` spells them) fail (21%), none twice."""
 QUICK_LINES = 4
 
 

@@ -74,11 +74,21 @@ def test_voices_map_public_names_to_espeak_voices() -> None:
     engine = EspeakEngine()
 
     assert engine.name == "espeak"
-    assert dict(engine.voices()) == {
+    voices = dict(engine.voices())
+    assert {role: voices[role] for role in ("host", "guest", "male", "female")} == {
         "host": "en-us",
         "guest": "en-us+f3",
         "male": "en-us",
         "female": "en-us+f3",
+    }
+    # Issue 13's catalogue: six voices under their own names, the roles as aliases.
+    assert set(voices) - {"host", "guest", "male", "female"} == {
+        "us-male",
+        "us-female",
+        "uk-male",
+        "uk-female",
+        "scottish-male",
+        "scottish-female",
     }
 
 
