@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from podnex.audio import FFMPEG_EXE, LineAudio, combine_lines
+from podnex.pacing import pauses
 from podnex.script.notes import has_hole, parse_document
 from podnex.script.offline import MAX_MINUTES, TARGET_MINUTES, OfflineScriptWriter
 from podnex.script.types import Duration, Script
@@ -211,12 +212,13 @@ async def _speak(script: Script, engine: EspeakEngine) -> tuple[list[LineAudio],
     lines: list[LineAudio] = []
     spoken: list[str] = []
     seconds = 0.0
-    for line in script.lines:
+    # The pauses the workflow asks the mix for (podnex.pacing), so minutes are as heard.
+    for line, pause in zip(script.lines, pauses(script.lines), strict=True):
         text = speakable(line.text)
         spoken.append(text)
         audio = await engine.synthesize(text, line.speaker)
         seconds += audio.duration_seconds
-        lines.append(LineAudio(speaker=line.speaker, wav=audio.wav))
+        lines.append(LineAudio(speaker=line.speaker, wav=audio.wav, pause_before_ms=pause))
     return lines, spoken, seconds
 
 
