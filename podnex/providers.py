@@ -172,6 +172,7 @@ def _unrealspeech(settings: Settings) -> SpeechEngine:
         speed=section.speed,
         pitch=section.pitch,
         max_input_chars=section.max_input_chars,
+        requests_per_second=section.requests_per_second,
     )
 
 

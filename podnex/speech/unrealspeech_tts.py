@@ -16,6 +16,8 @@ own message. The plan's request rate is also the engine's task-queue rate limit
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 
 import httpx
@@ -76,10 +78,13 @@ class UnrealSpeechEngine:
         speed: float = 0.0,
         pitch: float = 1.0,
         max_input_chars: int = MAX_INPUT_CHARS,
+        requests_per_second: float | None = None,
         catalogue: Sequence[Voice] = UNREAL_VOICES,
     ) -> None:
         """``client`` carries the base URL, the bearer key and the timeout
-        (`unrealspeech_client`)."""
+        (`unrealspeech_client`). ``requests_per_second`` spaces this process's requests
+        evenly (the task queue's rate limit bounds all workers together, but lets a burst
+        through: it is a token bucket)."""
         self.client = client
         self.bitrate = bitrate
         self.speed = speed
@@ -87,6 +92,9 @@ class UnrealSpeechEngine:
         self.max_input_chars = min(max_input_chars, MAX_INPUT_CHARS)
         self._catalogue = tuple(catalogue)
         self._voices: Mapping[str, str] = voice_names(self._catalogue)
+        self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
+        self._next_start = 0.0
+        self._pace = asyncio.Lock()
 
     def voices(self) -> Mapping[str, str]:
         return self._voices
@@ -117,6 +125,7 @@ class UnrealSpeechEngine:
             "Pitch": self.pitch,
             "Codec": "libmp3lame",
         }
+        await self._wait_for_turn()
         try:
             response = await self.client.post("/stream", json=body)
         except httpx.HTTPError as exc:
@@ -124,6 +133,16 @@ class UnrealSpeechEngine:
         if response.status_code != 200:
             raise describe_response(response)
         return await decoded_and_checked(response.content, "mp3", text)
+
+    async def _wait_for_turn(self) -> None:
+        """Start requests at least ``1 / requests_per_second`` apart in this process."""
+        if not self._interval:
+            return
+        async with self._pace:
+            now = time.monotonic()
+            if self._next_start > now:
+                await asyncio.sleep(self._next_start - now)
+            self._next_start = max(now, self._next_start) + self._interval
 
 
 def describe_response(response: httpx.Response) -> SpeechError:
