@@ -139,6 +139,51 @@ def _openai_speech(settings: Settings) -> SpeechEngine:
     )
 
 
+def _elevenlabs(settings: Settings) -> SpeechEngine:
+    from elevenlabs.client import AsyncElevenLabs
+
+    from podnex.speech.elevenlabs_tts import ElevenLabsSpeechEngine
+
+    section = settings.elevenlabs
+    assert section.api_key is not None
+    return ElevenLabsSpeechEngine(
+        AsyncElevenLabs(
+            api_key=section.api_key.get_secret_value(),
+            base_url=section.base_url,
+            timeout=section.timeout_seconds,
+        ),
+        model_id=section.model_id,
+        output_format=section.output_format,
+        max_input_chars=section.max_input_chars,
+        stitching=section.stitching,
+    )
+
+
+def _unrealspeech(settings: Settings) -> SpeechEngine:
+    from podnex.speech.unrealspeech_tts import UnrealSpeechEngine, unrealspeech_client
+
+    section = settings.unrealspeech
+    assert section.api_key is not None
+    return UnrealSpeechEngine(
+        unrealspeech_client(
+            section.api_key.get_secret_value(), section.base_url, section.timeout_seconds
+        ),
+        bitrate=section.bitrate,
+        speed=section.speed,
+        pitch=section.pitch,
+        max_input_chars=section.max_input_chars,
+        requests_per_second=section.requests_per_second,
+    )
+
+
+ELEVENLABS_MULTILINGUAL = frozenset(
+    {"en", "ja", "zh", "de", "hi", "fr", "ko", "pt", "it", "es", "id", "nl", "tr", "fil"}
+    | {"tl", "pl", "sv", "bg", "ro", "ar", "cs", "el", "fi", "hr", "ms", "sk", "da", "ta"}
+    | {"uk", "ru"}
+)
+"""The 29 languages of ElevenLabs' multilingual v2 model (the default ELEVENLABS_MODEL_ID);
+Filipino as both `fil` and `tl`."""
+
 SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
     {
         "espeak": SpeechProvider(
@@ -157,6 +202,30 @@ SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
             task_limits=lambda settings: (
                 settings.openai.tts_max_concurrency,
                 settings.openai.tts_requests_per_second,
+            ),
+            words_per_minute=150.0,
+        ),
+        "elevenlabs": SpeechProvider(
+            name="elevenlabs",
+            label="the elevenlabs speech engine",
+            languages=ELEVENLABS_MULTILINGUAL,
+            required_settings={"elevenlabs.api_key": ""},
+            build=_elevenlabs,
+            task_limits=lambda settings: (
+                settings.elevenlabs.max_concurrency,
+                settings.elevenlabs.requests_per_second,
+            ),
+            words_per_minute=150.0,
+        ),
+        "unrealspeech": SpeechProvider(
+            name="unrealspeech",
+            label="the unrealspeech speech engine",
+            languages=ENGLISH,
+            required_settings={"unrealspeech.api_key": ""},
+            build=_unrealspeech,
+            task_limits=lambda settings: (
+                settings.unrealspeech.max_concurrency,
+                settings.unrealspeech.requests_per_second,
             ),
             words_per_minute=150.0,
         ),

@@ -56,7 +56,47 @@ class EspeakSettings(BaseModel):
     max_concurrency: int = Field(default=8, ge=1)
 
 
-SECTIONS: dict[str, type[BaseModel]] = {"openai": OpenAISettings, "espeak": EspeakSettings}
+ELEVENLABS_OUTPUT_FORMAT = r"^(mp3_\d+_\d+|pcm_\d+|wav_\d+|ulaw_8000|alaw_8000|opus_48000_\d+)$"
+"""ElevenLabs' `output_format` values (codec_sample-rate[_bitrate]), all decoded to PCM."""
+
+
+class ElevenLabsSettings(BaseModel):
+    """ELEVENLABS_*: the ElevenLabs speech engine (official SDK, its retries off)."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    model_id: str = "eleven_multilingual_v2"
+    output_format: str = Field(default="mp3_44100_128", pattern=ELEVENLABS_OUTPUT_FORMAT)
+    max_input_chars: int | None = Field(default=None, ge=100)
+    stitching: bool = True
+    max_concurrency: int = Field(default=2, ge=1)
+    requests_per_second: float | None = Field(default=None, gt=0)
+
+
+class UnrealSpeechSettings(BaseModel):
+    """UNREALSPEECH_*: the Unreal Speech engine (its `/stream` HTTP API, through httpx).
+
+    The section is `unrealspeech`, as the engine is named: with `<SECTION>_<FIELD>`
+    variables cut at the first underscore, a section `unreal_speech` could not be read."""
+
+    api_key: SecretStr | None = None
+    base_url: str = "https://api.v8.unrealspeech.com"
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    bitrate: Literal["16k", "32k", "48k", "64k", "128k", "192k", "256k", "320k"] = "192k"
+    speed: float = Field(default=0.0, ge=-1.0, le=1.0)
+    pitch: float = Field(default=1.0, ge=0.5, le=1.5)
+    max_input_chars: int = Field(default=1000, ge=100, le=1000)
+    max_concurrency: int = Field(default=2, ge=1)
+    requests_per_second: float | None = Field(default=2.0, gt=0)
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "openai": OpenAISettings,
+    "espeak": EspeakSettings,
+    "elevenlabs": ElevenLabsSettings,
+    "unrealspeech": UnrealSpeechSettings,
+}
 """Each provider section of Settings, by its field name (the variables' prefix)."""
 
 
@@ -191,6 +231,8 @@ class Settings(BaseSettings):
     speech_concurrency: int = Field(default=8, ge=1, le=64)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
+    elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
+    unrealspeech: UnrealSpeechSettings = Field(default_factory=UnrealSpeechSettings)
 
     _accept_flat_section_fields = model_validator(mode="before")(_nest_flat_section_fields)
 
