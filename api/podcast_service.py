@@ -29,7 +29,7 @@ from api.state import AppState
 from api.temporal_client import RunAlreadyStarted, WorkflowServiceUnavailable
 from podnex import podcasts
 from podnex.models import Podcast, User
-from podnex.providers import parts_not_speaking
+from podnex.providers import ENGLISH, parts_not_speaking
 from podnex.script.notes import parse_document
 from podnex.spec import PodcastSpec, TranscriptLine
 from podnex.storage import DownloadLink, delete_podcast_objects, download_link
@@ -165,11 +165,13 @@ class PodcastService:
         if body.language:
             limited = parts_not_speaking(self.state.settings, provider, body.language)
             if limited:
+                labels = " and ".join(part.label for part in limited)
+                english_only = all(part.languages == ENGLISH for part in limited)
                 problems.append(
                     {
                         "field": "language",
-                        "message": f"{body.language!r} is not available here: "
-                        f"{' and '.join(part.label for part in limited)} only work in English",
+                        "message": f"{body.language!r} is not available here: {labels} "
+                        + ("only work in English" if english_only else "cannot speak it"),
                     }
                 )
         if problems:
