@@ -28,7 +28,7 @@ from api.controllers.voices import VoiceController
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import UserContextMiddleware, wrap_application
 from api.openapi import add_media_type
-from api.paths import AUDIO_PATHS, PUBLIC_PATHS, SCHEMA_PATH
+from api.paths import PUBLIC_PATHS, SCHEMA_PATH, UNCOMPRESSED_PATHS
 from api.ratelimit import SharedRateLimitMiddleware
 from api.state import AppState
 from api.temporal_client import PodcastRuns
@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             backend="brotli",
             brotli_gzip_fallback=True,
             minimum_size=500,
-            exclude=AUDIO_PATHS,
+            exclude=UNCOMPRESSED_PATHS,
         ),
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=OpenAPIConfig(
