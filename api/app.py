@@ -25,6 +25,7 @@ from api.controllers.health import health, metrics, ready
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.controllers.voices import VoiceController
+from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import UserContextMiddleware, wrap_application
 from api.openapi import add_media_type
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserController,
             ApiKeyController,
             VoiceController,
+            WebhookController,
         ],
         lifespan=[lifespan],
         middleware=middleware,
