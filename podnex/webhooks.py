@@ -39,6 +39,7 @@ EVENT_FOR_STATUS = {
 }
 ATTEMPT_LOG_SIZE = 20
 """The latest attempts kept on a delivery."""
+RESOLVE_TIMEOUT_SECONDS = 5.0
 _DELIVERY_IDS = uuid.UUID("6f1c1d2e-8a4b-4c1e-9b7a-0d3e5f7a9c11")
 
 
@@ -95,8 +96,9 @@ async def url_problem(url: str, *, allow_private: bool) -> str | None:
     except ValueError:
         return "has an invalid port"
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port)
-    except OSError:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port)
+    except (OSError, TimeoutError):
         return f"host {parts.hostname!r} does not resolve"
     if not allow_private:
         for info in infos:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import (
@@ -192,7 +193,12 @@ class PodcastController(Controller):
     @get(
         "/{podcast_id:str}/events",
         operation_id="streamPodcastEvents",
-        responses=error_responses(400, 404, *AUTHENTICATED),
+        responses={
+            **error_responses(400, 404, *AUTHENTICATED),
+            HTTP_204_NO_CONTENT: ResponseSpec(
+                data_container=None, description="The final event was already seen"
+            ),
+        },
         summary="Progress as server-sent events",
         description="A `text/event-stream`: a `progress` event (the `/status` object) each "
         "time the run advances, then one `final` event with the stored outcome, then the "

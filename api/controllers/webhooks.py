@@ -72,7 +72,7 @@ class WebhookController(Controller):
         "/{webhook_id:str}",
         operation_id="getWebhook",
         summary="One webhook endpoint",
-        responses=error_responses(404, *AUTHENTICATED),
+        responses=error_responses(400, 404, *AUTHENTICATED),
     )
     async def get_endpoint(
         self, service: Service, webhook_id: FromPath[str]
@@ -96,7 +96,7 @@ class WebhookController(Controller):
         operation_id="deleteWebhook",
         summary="Delete a webhook endpoint and its delivery log",
         status_code=HTTP_200_OK,
-        responses=error_responses(404, *AUTHENTICATED),
+        responses=error_responses(400, 404, *AUTHENTICATED),
     )
     async def delete_endpoint(self, service: Service, webhook_id: FromPath[str]) -> MessageEnvelope:
         await service.delete(webhook_id)
@@ -133,7 +133,7 @@ class WebhookController(Controller):
         "with a fresh series of retries. 409 while the delivery is still being attempted or "
         "the endpoint is disabled.",
         status_code=HTTP_202_ACCEPTED,
-        responses=error_responses(404, 409, 503, *AUTHENTICATED),
+        responses=error_responses(400, 404, 409, 503, *AUTHENTICATED),
     )
     async def redeliver(
         self, service: Service, webhook_id: FromPath[str], delivery_id: FromPath[str]
