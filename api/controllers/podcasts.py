@@ -193,6 +193,7 @@ class PodcastController(Controller):
     @get(
         "/{podcast_id:str}/events",
         operation_id="streamPodcastEvents",
+        media_type="text/event-stream",
         responses={
             **error_responses(400, 404, *AUTHENTICATED),
             HTTP_204_NO_CONTENT: ResponseSpec(
