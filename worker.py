@@ -48,6 +48,7 @@ from podnex.providers import SPEECH_PROVIDERS, create_engines, create_writer
 from podnex.settings import Settings, settings_or_exit
 from podnex.storage import create_storage
 from podnex.temporal import connect, prometheus_runtime, tls_config
+from podnex.webhooks import WebhookPolicy
 from workflows.podcast import PodcastWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.types import (
@@ -56,6 +57,7 @@ from workflows.types import (
     ReconcileRequest,
     speech_task_queue,
 )
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 log = structlog.get_logger("podnex.worker")
 
@@ -132,7 +134,7 @@ def build_worker(
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[PodcastWorkflow, ReconcileWorkflow],
+        workflows=[PodcastWorkflow, ReconcileWorkflow, WebhookDeliveryWorkflow],
         activities=all_activities(deps),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -199,6 +201,12 @@ def build_deps(settings: Settings) -> ActivityDeps:
         storage=create_storage(settings),
         writer=create_writer(settings),
         engines=create_engines(settings),
+        webhooks=WebhookPolicy(
+            give_up_after=timedelta(hours=settings.webhook_retry_hours),
+            disable_after=settings.webhook_disable_after_failures,
+            allow_private=settings.webhooks_allow_private,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
     )
 
 

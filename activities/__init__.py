@@ -13,6 +13,7 @@ from activities.speech import SpeechActivities
 from activities.status import StatusActivities
 from activities.storage import StorageActivities
 from activities.usage import UsageActivities
+from activities.webhooks import WebhookActivities
 
 __all__ = [
     "ActivityDeps",
@@ -24,14 +25,15 @@ __all__ = [
     "StatusActivities",
     "StorageActivities",
     "UsageActivities",
+    "WebhookActivities",
     "all_activities",
     "speech_activities",
 ]
 
 
 def all_activities(deps: ActivityDeps) -> list[Any]:
-    """Every activity of PodcastWorkflow and ReconcileWorkflow, bound to the worker's
-    dependencies.
+    """Every activity of PodcastWorkflow, ReconcileWorkflow and WebhookDeliveryWorkflow,
+    bound to the worker's dependencies.
 
     ``synthesize_line`` is among them for runs started before speech moved to per-provider
     task queues (`speech_activities`); newer runs schedule it on those queues.
@@ -49,6 +51,7 @@ def all_activities(deps: ActivityDeps) -> list[Any]:
         UsageActivities(deps).record_usage,
         StatusActivities(deps).update_podcast_status,
         ReconcileActivities(deps).reconcile_podcasts,
+        WebhookActivities(deps).deliver_webhook,
     ]
 
 

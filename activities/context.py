@@ -25,6 +25,7 @@ from podnex.db import Database
 from podnex.script.base import ScriptWriter
 from podnex.speech.base import SpeechEngine
 from podnex.storage import Storage
+from podnex.webhooks import WebhookPolicy
 
 
 def utcnow() -> datetime:
@@ -40,6 +41,7 @@ class ActivityDeps:
     writer: ScriptWriter
     engines: Mapping[str, SpeechEngine]
     clock: Callable[[], datetime] = field(default=utcnow)
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
 
 
 def retry_delay(seconds: float | None) -> timedelta | None:

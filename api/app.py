@@ -25,10 +25,11 @@ from api.controllers.health import health, metrics, ready
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.controllers.voices import VoiceController
+from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import UserContextMiddleware, wrap_application
 from api.openapi import add_media_type
-from api.paths import AUDIO_PATHS, PUBLIC_PATHS, SCHEMA_PATH
+from api.paths import PUBLIC_PATHS, SCHEMA_PATH, UNCOMPRESSED_PATHS
 from api.ratelimit import SharedRateLimitMiddleware
 from api.state import AppState
 from api.temporal_client import PodcastRuns
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserController,
             ApiKeyController,
             VoiceController,
+            WebhookController,
         ],
         lifespan=[lifespan],
         middleware=middleware,
@@ -147,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             backend="brotli",
             brotli_gzip_fallback=True,
             minimum_size=500,
-            exclude=AUDIO_PATHS,
+            exclude=UNCOMPRESSED_PATHS,
         ),
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=OpenAPIConfig(

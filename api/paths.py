@@ -27,3 +27,10 @@ UNLIMITED_PATHS = [f"^{HEALTH_PATH}", f"^{READY_PATH}", f"^{SCHEMA_PATH}", f"^{M
 
 AUDIO_PATHS = [f"^{FILES_PATH}/"]
 """Paths that answer with audio: never compressed, readable across origins."""
+
+EVENT_STREAM_PATHS = [r"^/api/v1/podcasts/[^/]+/events$"]
+"""Server-sent event streams: never compressed (a compressor buffers, so progress would
+arrive late or all at once)."""
+
+UNCOMPRESSED_PATHS = AUDIO_PATHS + EVENT_STREAM_PATHS
+"""Paths the compression middleware leaves alone."""

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -40,6 +41,44 @@ log = structlog.get_logger("podnex.api")
 
 CANCEL_WAIT = timedelta(seconds=5)
 NOT_FOUND = "Podcast not found"
+
+# -- the event stream (GET /api/v1/podcasts/{id}/events) ------------------------------------
+
+POLL_SECONDS = 0.5
+"""How often the stream asks the run's `progress` query."""
+HEARTBEAT_SECONDS = 15.0
+"""A comment after this long without an event, so proxies keep the stream open."""
+STREAM_MAX_SECONDS = 3600.0
+"""A stream closes after this long; the client reconnects with Last-Event-ID."""
+
+_LINES_SPAN = 10_000
+_FINAL_OFFSET = 2_000_000
+_RUN_STRIDE = 10_000_000
+
+
+def event_id(retry_count: int, progress: int, lines_done: int, *, final: bool = False) -> int:
+    """The stream's event id of a state: monotonic within a run (progress, then lines done),
+    the final event above every progress event, and each retry's run above the last."""
+    base = retry_count * _RUN_STRIDE
+    if final:
+        return base + _FINAL_OFFSET
+    return base + progress * _LINES_SPAN + min(max(lines_done, 0), _LINES_SPAN - 1)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One event of a podcast's stream: its state, and whether it is the last."""
+
+    id: int
+    status: Status
+    final: bool = False
+
+
+class Heartbeat:
+    """Nothing new: the stream sends a comment to keep the connection open."""
+
+
+HEARTBEAT = Heartbeat()
 
 
 @dataclass(frozen=True)
@@ -283,6 +322,57 @@ class PodcastService:
         if not podcast.status.finished and podcast.workflow_id:
             live = await self.state.runs.progress(podcast.workflow_id)
         return Status(podcast, live)
+
+    async def events(
+        self, podcast_id: str, last_event_id: int | None
+    ) -> AsyncIterator[ProgressEvent | Heartbeat] | None:
+        """The podcast's progress as a stream of events, after ``last_event_id``.
+
+        The run's `progress` query is the source, asked every `POLL_SECONDS`; an event goes
+        out when the state changed. Once the podcast has finished, the stored record gives
+        the final event and the stream ends. None: the client already has the final event
+        of a finished podcast (nothing more will come).
+        """
+        podcast = await self.get(podcast_id)
+        final = event_id(podcast.retry_count, 0, 0, final=True)
+        if podcast.status.finished and last_event_id is not None and last_event_id >= final:
+            return None
+        return self._follow(podcast, -1 if last_event_id is None else last_event_id)
+
+    async def _follow(
+        self, podcast: Podcast, last: int
+    ) -> AsyncIterator[ProgressEvent | Heartbeat]:
+        started = sent = time.monotonic()
+        while True:
+            live = None
+            if not podcast.status.finished and podcast.workflow_id:
+                live = await self.state.runs.progress(podcast.workflow_id)
+            if live is None or live.status.finished:
+                # Closed, finished or not answering: the stored record (which the run
+                # writes before its query shows a state) speaks.
+                podcast = await self._reload(podcast)
+                live = None
+                if podcast.status.finished:
+                    final = event_id(podcast.retry_count, 0, 0, final=True)
+                    if final > last:
+                        yield ProgressEvent(final, Status(podcast, None), final=True)
+                    return
+            found = Status(podcast, live)
+            current = event_id(
+                podcast.retry_count,
+                live.progress if live else podcast.progress,
+                live.lines_done if live else 0,
+            )
+            now = time.monotonic()
+            if current > last:
+                last, sent = current, now
+                yield ProgressEvent(current, found)
+            elif now - sent >= HEARTBEAT_SECONDS:
+                sent = now
+                yield HEARTBEAT
+            if now - started >= STREAM_MAX_SECONDS:
+                return
+            await asyncio.sleep(POLL_SECONDS)
 
     async def download(self, podcast_id: str, base_url: str) -> tuple[Podcast, DownloadLink]:
         """An expiring link to the podcast's audio (404 until it is COMPLETED)."""

@@ -9,7 +9,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from podnex.models import Podcast
+from podnex.models import Podcast, WebhookDelivery, WebhookEndpoint
 from podnex.podcasts import spec_of
 from podnex.speech.base import Voice
 from podnex.storage import DownloadLink
@@ -421,3 +421,97 @@ class ReadyOut(BaseModel):
 
     success: Literal[True] = True
     checks: dict[str, Literal["ok"]] = Field(description="Each dependency and its state.")
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+WebhookEvent = Literal["podcast.completed", "podcast.failed", "podcast.cancelled"]
+WEBHOOK_EVENTS: list[WebhookEvent] = ["podcast.completed", "podcast.failed", "podcast.cancelled"]
+
+
+class CreateWebhookRequest(CamelRequest):
+    url: str = Field(min_length=1, max_length=2048, description="Where events are POSTed.")
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(WEBHOOK_EVENTS),
+        min_length=1,
+        description="Events to send (default: all).",
+    )
+    description: str | None = Field(default=None, max_length=200)
+
+
+class UpdateWebhookRequest(CamelRequest):
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1)
+    description: str | None = Field(default=None, max_length=200)
+    enabled: bool | None = Field(
+        default=None, description="false disables the endpoint; true enables it again."
+    )
+
+
+class WebhookOut(Camel):
+    id: str
+    url: str
+    description: str | None
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    failed_deliveries: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookOut:
+        return cls(
+            id=str(endpoint.id),
+            url=endpoint.url,
+            description=endpoint.description,
+            events=list(endpoint.events),
+            enabled=endpoint.enabled,
+            disabled_reason=endpoint.disabled_reason,
+            failed_deliveries=endpoint.failed_deliveries,
+            created_at=endpoint.created_at,
+            updated_at=endpoint.updated_at,
+        )
+
+
+class CreatedWebhookOut(WebhookOut):
+    secret: str = Field(description="The `whsec_` signing secret: shown this once only.")
+
+
+class WebhookAttemptOut(Camel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookDeliveryOut(Camel):
+    id: str
+    webhook_id: str = Field(description="The `webhook-id` header: the same on every attempt.")
+    event_type: str
+    podcast_id: str | None
+    status: Literal["PENDING", "SUCCEEDED", "FAILED"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    attempt_log: list[WebhookAttemptOut]
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery) -> WebhookDeliveryOut:
+        return cls(
+            id=str(delivery.id),
+            webhook_id=delivery.message_id,
+            event_type=delivery.event_type,
+            podcast_id=str(delivery.podcast_id) if delivery.podcast_id else None,
+            status=delivery.status,  # type: ignore[arg-type]
+            attempts=delivery.attempts,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            next_attempt_at=delivery.next_attempt_at,
+            delivered_at=delivery.delivered_at,
+            created_at=delivery.created_at,
+            attempt_log=[WebhookAttemptOut.model_validate(a) for a in delivery.attempt_log],
+        )

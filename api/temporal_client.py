@@ -2,8 +2,8 @@
 
 The only module of `api/` that imports the Temporal client: starting a podcast's run with
 update-with-start and waiting for its admission, the progress query, the cancel signal,
-Temporal's own cancel request and the health check. Failures come out as the exceptions
-below, which the podcast service maps to answers.
+Temporal's own cancel request, webhook redeliveries and the health check. Failures come out
+as the exceptions below, which the services map to answers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -36,10 +41,13 @@ from workflows.types import (
     ADMIT_UPDATE,
     CANCEL_SIGNAL,
     PROGRESS_QUERY,
+    WEBHOOK_WORKFLOW_TYPE,
     WORKFLOW_TYPE,
     Admission,
     PodcastInput,
     Progress,
+    WebhookDeliveryInput,
+    webhook_workflow_id,
     workflow_id_for,
 )
 
@@ -260,3 +268,24 @@ class PodcastRuns:
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 log.warning("cancel request failed", workflow_id=workflow_id, error=str(exc))
+
+    async def redeliver_webhook(self, delivery_id: str, redelivery: int) -> None:
+        """Start the delivery workflow of a manual redelivery (its own workflow id).
+
+        Raises :class:`WorkflowServiceUnavailable` when Temporal does not answer."""
+        try:
+            client = await self.client()
+            await client.start_workflow(
+                WEBHOOK_WORKFLOW_TYPE,
+                WebhookDeliveryInput(delivery_id=delivery_id),
+                id=webhook_workflow_id(delivery_id, redelivery),
+                task_queue=self.settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            return
+        except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
+            if not is_unavailable(exc):
+                raise
+            raise WorkflowServiceUnavailable(str(exc)) from exc

@@ -7,6 +7,10 @@ podnex keys list --email E                                a table of the user's 
 podnex keys revoke --id KEY_ID                            revokes a key at once
 podnex migrate                                            applies the database migrations
 
+The API client (`podnex.client`; --api-url/--api-key or PODNEX_API_URL/PODNEX_API_KEY):
+podnex make notes.md [--duration LONG] [--out episode.mp3] makes a podcast with a progress bar
+podnex status ID | podnex list | podnex cancel ID
+
 Errors (unknown user, unknown key) go to stderr with exit status 1.
 """
 
@@ -21,6 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podnex import accounts
+from podnex.client import CLIENT_COMMANDS, add_client_commands, run_client
 from podnex.db import Database
 from podnex.embedded import start_embedded_postgres
 from podnex.migrate import upgrade_to_head
@@ -126,7 +131,9 @@ def _key_name(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="podnex", description="podnex administration")
+    parser = argparse.ArgumentParser(
+        prog="podnex", description="podnex administration and API client"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the database migrations")
 
@@ -151,11 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     key_list.add_argument("--email", required=True)
     key_revoke = keys.add_parser("revoke", help="revoke an API key")
     key_revoke.add_argument("--id", required=True)
+    add_client_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        return run_client(args)  # an API client: no settings, no database
     settings = settings_or_exit("podnex")
     server = ensure_database(settings)
     try:

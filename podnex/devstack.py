@@ -117,6 +117,8 @@ def main() -> int:
     settings = settings_or_exit("make dev")
     codec_url = f"http://127.0.0.1:{CODEC_PORT}"
     env = dict(os.environ)
+    # Webhooks to a receiver on this machine (loopback) are the usual thing to try here.
+    env.setdefault("WEBHOOKS_ALLOW_PRIVATE", "true")
     taken = taken_ports(settings, env)
     if taken:
         print(

@@ -38,6 +38,8 @@ __all__ = [
     "SubscriptionStatus",
     "UsageRecord",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
 
 
@@ -190,3 +192,52 @@ class UsageRecord(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class WebhookEndpoint(TimestampMixin, Base):
+    """A URL a user asked podnex to call when their podcasts finish (Standard Webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    description: Mapped[str | None] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(JsonColumn, nullable=False)
+    secret: Mapped[str] = mapped_column(String(100), nullable=False)
+    """The `whsec_` signing secret (it must sign, so it is kept, never shown again)."""
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    failed_deliveries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    """Deliveries in a row that were given up on; a success resets it."""
+
+
+class WebhookDelivery(TimestampMixin, Base):
+    """One event for one endpoint, and every attempt to deliver it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """Deterministic (endpoint, event, run): a retried activity records it once."""
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    )
+    message_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    """The `webhook-id` header: the same on every attempt and redelivery."""
+    event_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    podcast_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonColumn, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    """When the current series of attempts began (creation, or the last redelivery)."""
+    redeliveries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JsonColumn, nullable=False)
+    """The latest attempts: when, HTTP status code (or error) and the duration."""

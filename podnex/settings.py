@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     request_max_body_bytes: int = Field(default=1_048_576, ge=1)
     max_api_keys_per_user: int = Field(default=25, ge=1)
 
+    # Webhooks
+    webhooks_allow_private: bool = False
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    webhook_disable_after_failures: int = Field(default=5, ge=1)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:

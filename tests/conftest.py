@@ -124,6 +124,7 @@ def settings(
         storage_dir=var / "storage",
         secret_key="test-secret-key",  # type: ignore[arg-type]
         speech_concurrency=4,
+        webhooks_allow_private=True,  # the tests' receivers listen on loopback
     )
 
 

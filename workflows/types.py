@@ -7,6 +7,7 @@ Small values only: audio moves through storage, referenced here by storage key.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
@@ -232,3 +233,31 @@ class ReconcileRequest(BaseModel):
 
 class ReconcileResult(BaseModel):
     repairs: list[str]
+
+
+# -- webhooks (workflows/webhooks.py) ---------------------------------------------------------
+
+WEBHOOK_WORKFLOW_TYPE = "WebhookDeliveryWorkflow"
+DELIVER_WEBHOOK_ACTIVITY = "deliver_webhook"
+WEBHOOK_RETRY_INITIAL = timedelta(seconds=1)
+WEBHOOK_RETRY_BACKOFF = 3.0
+WEBHOOK_RETRY_MAX_INTERVAL = timedelta(hours=1)
+"""Attempts 1 s, 3 s, 9 s ... apart, then hourly, until the delivery's window (24 hours by
+default, `WEBHOOK_RETRY_HOURS`) has passed: the activity then gives up for good."""
+
+
+def webhook_workflow_id(delivery_id: str, redelivery: int = 0) -> str:
+    """The delivery workflow of one delivery (endpoint, event, run): started once however
+    often the activity that starts it runs; each manual redelivery has its own."""
+    suffix = f"-redelivery-{redelivery}" if redelivery else ""
+    return f"webhook-{delivery_id}{suffix}"
+
+
+def webhook_retry_delay(attempt: int) -> timedelta:
+    """How long Temporal waits after failed attempt ``attempt`` (1-based) before the next."""
+    seconds = WEBHOOK_RETRY_INITIAL.total_seconds() * WEBHOOK_RETRY_BACKOFF ** max(attempt - 1, 0)
+    return min(timedelta(seconds=seconds), WEBHOOK_RETRY_MAX_INTERVAL)
+
+
+class WebhookDeliveryInput(BaseModel):
+    delivery_id: str
