@@ -22,6 +22,7 @@ from api.bodies import json_body_guard
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
+from api.controllers.podcast_events import PodcastEventController
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.controllers.voices import VoiceController
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             metrics,
             PodcastController,
+            PodcastEventController,
             FileController,
             UserController,
             ApiKeyController,

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
-from litestar.status_codes import (
-    HTTP_200_OK,
-    HTTP_201_CREATED,
-    HTTP_202_ACCEPTED,
-    HTTP_204_NO_CONTENT,
-)
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from api.errors import ApiError
 from api.openapi import AUTHENTICATED, error_responses
@@ -33,7 +25,7 @@ from api.podcast_docs import (
     TRANSCRIPT_RESPONSES,
     UPDATE_RESPONSES,
 )
-from api.podcast_service import Heartbeat, PodcastService, ProgressEvent, Started
+from api.podcast_service import PodcastService, Started
 from api.schemas import (
     CreatePodcastRequest,
     DownloadOut,
@@ -76,28 +68,6 @@ def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
             details=[{"field": "Idempotency-Key", "message": "1 to 255 visible ASCII characters"}],
         )
     return value
-
-
-def last_event_id(request: Request[Any, Any, Any]) -> int | None:
-    """The Last-Event-ID a reconnecting client sends (ids are integers; others are ignored)."""
-    value = (request.headers.get("last-event-id") or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
-
-
-async def sse_messages(
-    feed: AsyncIterator[ProgressEvent | Heartbeat],
-) -> AsyncIterator[ServerSentEventMessage]:
-    """The stream's events as SSE: `progress` events, one `final` event, heartbeat comments."""
-    async for item in feed:
-        if isinstance(item, Heartbeat):
-            yield ServerSentEventMessage(data=None, comment="heartbeat")
-            continue
-        body = PodcastStatusOut.of(item.status.podcast, item.status.live)
-        yield ServerSentEventMessage(
-            data=body.model_dump_json(by_alias=True),
-            event="final" if item.final else "progress",
-            id=item.id,
-        )
 
 
 def started_status(started: Started, created: int) -> int:
@@ -189,32 +159,6 @@ class PodcastController(Controller):
     ) -> Envelope[PodcastStatusOut]:
         found = await service.status(podcast_id)
         return Envelope(data=PodcastStatusOut.of(found.podcast, found.live))
-
-    @get(
-        "/{podcast_id:str}/events",
-        operation_id="streamPodcastEvents",
-        media_type="text/event-stream",
-        responses={
-            **error_responses(400, 404, *AUTHENTICATED),
-            HTTP_204_NO_CONTENT: ResponseSpec(
-                data_container=None, description="The final event was already seen"
-            ),
-        },
-        summary="Progress as server-sent events",
-        description="A `text/event-stream`: a `progress` event (the `/status` object) each "
-        "time the run advances, then one `final` event with the stored outcome, then the "
-        "stream closes. A finished podcast gets the `final` event alone. Event ids grow; "
-        "reconnect with `Last-Event-ID` to resume after the last event seen (204 once the "
-        "final event was seen). A `: heartbeat` comment every 15 s keeps proxies from "
-        "closing it. Never compressed.",
-    )
-    async def events(
-        self, request: Request[User, Any, Any], service: Service, podcast_id: FromPath[str]
-    ) -> Response[Any]:
-        feed = await service.events(podcast_id, last_event_id(request))
-        if feed is None:
-            return Response(content=b"", status_code=HTTP_204_NO_CONTENT)
-        return ServerSentEvent(sse_messages(feed))
 
     @get(
         "/{podcast_id:str}/download",
