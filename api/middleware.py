@@ -38,16 +38,16 @@ CONTENT_SECURITY_POLICY = (
 SCHEMA_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; base-uri 'self'; font-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'self'; img-src 'self' data: blob: https:; "
-    "object-src 'none'; script-src 'self'; "
+    "object-src 'none'; script-src 'self' 'unsafe-eval'; "
     "script-src-attr 'none'; style-src 'self' 'unsafe-inline'; "
     "connect-src 'self' https:; worker-src 'self' blob:"
 )
 """The policy of the OpenAPI pages under /schema: helmet's, relaxed only so that the Scalar
 UI works: its bundle is served from this origin (`/static/vendor/…`, see
-`api.controllers.page.OfflineScalarRenderPlugin`), it injects its styles at run time
-(style-src 'unsafe-inline'), may fetch a server the reader types in (connect-src https:) and
-uses blob: workers and images. No upgrade-insecure-requests, so it also works on plain
-http://localhost."""
+`api.controllers.page.OfflineScalarRenderPlugin`), it evaluates code at run time
+(unsafe-eval), injects its styles at run time (style-src 'unsafe-inline'), may call a
+server the reader types in (connect-src https:) and uses blob: workers and images. No
+upgrade-insecure-requests, so it also works on plain http://localhost."""
 
 
 def page_content_security_policy(media_sources: tuple[str, ...] = ()) -> str:
