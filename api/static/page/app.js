@@ -150,6 +150,9 @@
       box.append(list);
     }
     box.hidden = false;
+    if (kind === "error") {
+      box.scrollIntoView({ block: "nearest" });
+    }
   }
 
   function showError(err) {
