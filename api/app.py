@@ -12,7 +12,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.types import Middleware
@@ -22,13 +21,14 @@ from api.bodies import json_body_guard
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
+from api.controllers.page import OfflineScalarRenderPlugin, media_sources, page, static_files
 from api.controllers.podcast_events import PodcastEventController
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.controllers.voices import VoiceController
 from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS
-from api.middleware import UserContextMiddleware, wrap_application
+from api.middleware import UserContextMiddleware, page_content_security_policy, wrap_application
 from api.openapi import add_media_type
 from api.paths import PUBLIC_PATHS, SCHEMA_PATH, UNCOMPRESSED_PATHS
 from api.ratelimit import SharedRateLimitMiddleware
@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApiKeyController,
             VoiceController,
             WebhookController,
+            page,
+            *static_files(),
         ],
         lifespan=[lifespan],
         middleware=middleware,
@@ -159,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description="Turn notes into a two-voice podcast.",
             path=SCHEMA_PATH,
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[OfflineScalarRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerAuth": SecurityScheme(
@@ -178,7 +180,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "text/vtt",
         "WebVTT captions, with `?format=vtt`",
     )
-    app.asgi_handler = wrap_application(app.asgi_handler)
+    app.asgi_handler = wrap_application(
+        app.asgi_handler, page_content_security_policy(media_sources(settings))
+    )
     return app
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from api.metrics import HttpMetricsMiddleware, route_template
-from api.paths import FILES_PATH, METRICS_PATH, SCHEMA_PATH
+from api.paths import FILES_PATH, METRICS_PATH, PAGE_PATH, SCHEMA_PATH
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,17 +36,36 @@ CONTENT_SECURITY_POLICY = (
 """helmet's default Content-Security-Policy."""
 
 SCHEMA_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; "
+    "default-src 'self'; base-uri 'self'; font-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'self'; img-src 'self' data: blob: https:; "
-    "object-src 'none'; script-src 'self' 'unsafe-eval' https://cdn.jsdelivr.net; "
-    "script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'; "
+    "object-src 'none'; script-src 'self' 'unsafe-eval'; "
+    "script-src-attr 'none'; style-src 'self' 'unsafe-inline'; "
     "connect-src 'self' https:; worker-src 'self' blob:"
 )
 """The policy of the OpenAPI pages under /schema: helmet's, relaxed only so that the Scalar
-UI works: its bundle, styles and favicon come from jsDelivr (where Litestar's
-ScalarRenderPlugin points them), it compiles templates with `new Function` (unsafe-eval),
-fetches the spec and its fonts, and uses blob: workers and images. No
+UI works: its bundle is served from this origin (`/static/vendor/…`, see
+`api.controllers.page.OfflineScalarRenderPlugin`), it evaluates code at run time
+(unsafe-eval), injects its styles at run time (style-src 'unsafe-inline'), may call a
+server the reader types in (connect-src https:) and uses blob: workers and images. No
 upgrade-insecure-requests, so it also works on plain http://localhost."""
+
+
+def page_content_security_policy(media_sources: tuple[str, ...] = ()) -> str:
+    """The policy of the page at `/`: nothing inline (no script, no style, no attribute
+    handlers or style attributes), every script, style and request from this origin; audio
+    from this origin, `blob:` (the transcript track the page builds) and `media_sources`
+    (where signed download links point when that is elsewhere: PUBLIC_BASE_URL, S3)."""
+    media = " ".join(("'self'", "blob:", *media_sources))
+    return (
+        "default-src 'none'; base-uri 'none'; connect-src 'self'; font-src 'self'; "
+        "form-action 'none'; frame-ancestors 'none'; img-src 'self' data:; "
+        f"manifest-src 'self'; media-src {media}; object-src 'none'; script-src 'self'; "
+        "script-src-attr 'none'; style-src 'self'; style-src-attr 'none'"
+    )
+
+
+PAGE_CONTENT_SECURITY_POLICY = page_content_security_policy()
+"""The page's policy when signed links point at this origin (local storage)."""
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
     (name.encode(), value.encode())
@@ -131,15 +150,21 @@ class SecurityHeadersMiddleware:
     app) can embed it; everything else is `same-origin`, as with helmet.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, page_policy: str = PAGE_CONTENT_SECURITY_POLICY) -> None:
         self.app = app
+        self.page_policy = page_policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        csp = SCHEMA_CONTENT_SECURITY_POLICY if _is_schema(path) else CONTENT_SECURITY_POLICY
+        if path == PAGE_PATH:
+            csp = self.page_policy
+        elif _is_schema(path):
+            csp = SCHEMA_CONTENT_SECURITY_POLICY
+        else:
+            csp = CONTENT_SECURITY_POLICY
         corp = "cross-origin" if path.startswith(f"{FILES_PATH}/") else "same-origin"
         extra = (
             *SECURITY_HEADERS,
@@ -193,7 +218,9 @@ class UserContextMiddleware:
             await self.app(scope, receive, send_private)
 
 
-def wrap_application(app: ASGIApp) -> ASGIApp:
+def wrap_application(app: ASGIApp, page_policy: str = PAGE_CONTENT_SECURITY_POLICY) -> ASGIApp:
     """`app` with request metrics, request ids, an access log line and security headers on
-    every response it sends."""
-    return HttpMetricsMiddleware(RequestContextMiddleware(SecurityHeadersMiddleware(app)))
+    every response it sends (`page_policy`: the Content-Security-Policy of the page at `/`)."""
+    return HttpMetricsMiddleware(
+        RequestContextMiddleware(SecurityHeadersMiddleware(app, page_policy))
+    )

@@ -11,6 +11,10 @@ SCHEMA_PATH = "/schema"
 METRICS_PATH = "/metrics"
 FILES_PATH = "/api/v1/files"
 """Audio served through signed links (the link is the credential)."""
+PAGE_PATH = "/"
+"""The page to try the API in a browser (`api.controllers.page`)."""
+STATIC_PATH = "/static"
+"""The page's script and style, and the vendored API reference UI (files of `api/static`)."""
 
 PUBLIC_PATHS = [
     f"^{HEALTH_PATH}",
@@ -18,12 +22,25 @@ PUBLIC_PATHS = [
     f"^{SCHEMA_PATH}",
     f"^{FILES_PATH}/",
     f"^{METRICS_PATH}$",
+    f"^{PAGE_PATH}$",
+    f"^{STATIC_PATH}/",
 ]
-"""Paths answered without an API key: probes, the API documentation, signed file links
-and metrics (block `/metrics` at the proxy in production)."""
+"""Paths answered without an API key: probes, the API documentation, signed file links,
+metrics (block `/metrics` at the proxy in production), and the page with its static files
+(the page asks for the key and sends it itself)."""
 
-UNLIMITED_PATHS = [f"^{HEALTH_PATH}", f"^{READY_PATH}", f"^{SCHEMA_PATH}", f"^{METRICS_PATH}$"]
-"""Paths never rate limited: probes, metrics and the API documentation."""
+UNLIMITED_PATHS = [
+    f"^{HEALTH_PATH}",
+    f"^{READY_PATH}",
+    f"^{SCHEMA_PATH}",
+    f"^{METRICS_PATH}$",
+    f"^{PAGE_PATH}$",
+    f"^{STATIC_PATH}/",
+]
+"""Paths never rate limited: probes, metrics, the API documentation and the page with its
+static files (files from the package: counting them in Postgres would cost more than
+serving them, and the page must load to explain a 503; every API call it makes is
+limited as usual)."""
 
 AUDIO_PATHS = [f"^{FILES_PATH}/"]
 """Paths that answer with audio: never compressed, readable across origins."""

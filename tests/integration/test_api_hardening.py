@@ -330,8 +330,16 @@ async def test_schema_ui_loads_with_a_policy_that_lets_it(api: LiveApi, path: st
     assert response.headers["content-type"].startswith("text/html")
     assert "api-reference" in response.text
     policy = response.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in policy.split("script-src", 1)[1].split(";", 1)[0]
+    script_src = policy.split("script-src", 1)[1].split(";", 1)[0]
+    assert "https:" not in script_src and "jsdelivr" not in policy  # served offline
+    assert "cdn." not in response.text and "https://" not in response.text
     assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    bundle = re.search(r'<script src="(/static/vendor/[^"]+\.js)"', response.text)
+    assert bundle, response.text
+    served = await api.client.get(bundle[1])
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in served.headers["cache-control"]
 
 
 async def test_openapi_spec_is_valid_and_documents_errors(api: LiveApi) -> None:
