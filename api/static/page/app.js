@@ -1,14 +1,18 @@
 /* podnex page: plain JavaScript with fetch, no build step, nothing inline (the page's
  * Content-Security-Policy forbids inline script and style).
  *
- * Every API call sends the key as `Authorization: Bearer`. Progress is polled from
- * GET /api/v1/podcasts/{id}/status once a second (see `watch`).
+ * Every API call sends the key as `Authorization: Bearer`. Progress comes from the
+ * server-sent event stream GET /api/v1/podcasts/{id}/events, read with fetch (EventSource
+ * cannot send the header); where the stream cannot be used, GET …/status is polled once a
+ * second instead (see `watch`).
  */
 "use strict";
 
 (() => {
   const KEY_STORAGE = "podnex.apiKey";
   const POLL_MS = 1000;
+  const RECONNECT_MS = 1000; // before resuming a dropped stream, unless it sent `retry:`
+  const RECONNECT_TRIES = 5; // failed reconnections in a row before falling back to polling
   const HISTORY_LIMIT = 5;
   const FILE_MAX_BYTES = 1024 * 1024;
   const RUNNING = new Set(["QUEUED", "PROCESSING"]);
@@ -20,7 +24,8 @@
     key: "",
     engines: [],
     current: null, // id of the podcast shown under "Now"
-    watchToken: 0, // bumps when another podcast is shown, so an old poll stops
+    watchToken: 0, // bumps when another podcast is shown, so an old poll or stream stops
+    stream: null, // AbortController of the open event stream, if any
     trackUrl: null,
     page: 1,
     totalPages: 1,
@@ -344,36 +349,198 @@
     $("current-retry").hidden = !RETRYABLE.has(s.status);
   }
 
-  /** Show `podcast` under "Now" and follow it until it finishes.
-   *
-   * Polls GET …/status. A server-sent event stream (GET …/events) may replace the polling
-   * later; EventSource cannot send the Authorization header, so it would be read with
-   * fetch() as a stream, and polling stays the fallback. */
-  async function watch(podcast) {
-    const token = ++state.watchToken;
-    state.current = podcast.id;
-    $("current").hidden = false;
-    $("current-title").textContent = podcast.title || "(untitled)";
-    $("player").hidden = true;
-    render(podcast);
-    let last = podcast.status;
+  /** Apply one /status object `s`; true when the podcast has finished (nothing more comes). */
+  async function advance(watching, s) {
+    render(s);
+    if (s.status !== watching.last && !RUNNING.has(s.status)) {
+      loadHistory();
+    }
+    watching.last = s.status;
+    if (s.status === "COMPLETED") {
+      await loadPlayer(watching.id);
+      return true;
+    }
+    return !RUNNING.has(s.status);
+  }
+
+  /** Stop following the podcast shown (its stream is closed, its polling ends). */
+  function stopWatching() {
+    state.watchToken++;
+    if (state.stream) {
+      state.stream.abort();
+      state.stream = null;
+    }
+  }
+
+  /** A server-sent events parser (the WHATWG rules that matter here): feed it decoded text
+   * in chunks of any size; it calls `onEvent({type, data, id})` for each complete event,
+   * skips comments (`: heartbeat`) and keeps the last event id and `retry:` it was sent. */
+  function sseParser(onEvent) {
+    const parser = { lastId: null, retry: null };
+    let buffer = "";
+    let data = [];
+    let type = "";
+
+    function dispatch() {
+      if (data.length) {
+        onEvent({ type: type || "message", data: data.join("\n"), id: parser.lastId });
+      }
+      data = [];
+      type = "";
+    }
+
+    function line(text) {
+      if (text === "") {
+        dispatch();
+        return;
+      }
+      if (text[0] === ":") {
+        return; // a comment: the heartbeat
+      }
+      const colon = text.indexOf(":");
+      const name = colon < 0 ? text : text.slice(0, colon);
+      let value = colon < 0 ? "" : text.slice(colon + 1);
+      if (value[0] === " ") {
+        value = value.slice(1);
+      }
+      if (name === "event") {
+        type = value;
+      } else if (name === "data") {
+        data.push(value);
+      } else if (name === "id" && !value.includes("\0")) {
+        parser.lastId = value;
+      } else if (name === "retry" && /^\d+$/.test(value)) {
+        parser.retry = Number(value);
+      }
+    }
+
+    parser.feed = (chunk) => {
+      buffer += chunk;
+      let from = 0;
+      for (let i = 0; i < buffer.length; i++) {
+        const c = buffer[i];
+        if (c !== "\n" && c !== "\r") {
+          continue;
+        }
+        if (c === "\r" && i + 1 === buffer.length) {
+          break; // a \r\n may be split between chunks: wait for the next one
+        }
+        line(buffer.slice(from, i));
+        if (c === "\r" && buffer[i + 1] === "\n") {
+          i++;
+        }
+        from = i + 1;
+      }
+      buffer = buffer.slice(from);
+    };
+    return parser;
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Follow the podcast with GET …/events. Resolves "done" when it finished (its final
+   * event came, or a 204 says it was already seen), "stopped" when another podcast is shown,
+   * "poll" when the stream cannot be used: a browser without response body streams, an
+   * answer other than 200 with an event stream or 204, or a connection that keeps failing.
+   * A stream that ends or drops before its final event is resumed with `Last-Event-ID`. */
+  async function stream(watching, token) {
+    if (typeof TextDecoder === "undefined" || typeof AbortController === "undefined") {
+      return "poll";
+    }
+    let finished = false;
+    let failures = 0;
+    let opened = false;
+    const parser = sseParser((event) => {
+      if ((event.type === "progress" || event.type === "final") && token === state.watchToken) {
+        watching.queue.push(event);
+      }
+    });
+    while (token === state.watchToken) {
+      const controller = new AbortController();
+      state.stream = controller;
+      const headers = { Authorization: `Bearer ${state.key}`, Accept: "text/event-stream" };
+      if (parser.lastId !== null) {
+        headers["Last-Event-ID"] = parser.lastId;
+      }
+      try {
+        const response = await fetch(`/api/v1/podcasts/${watching.id}/events`, {
+          headers,
+          cache: "no-store",
+          signal: controller.signal,
+        });
+        if (response.status === 204) {
+          return "done"; // the final event was already seen
+        }
+        const type = response.headers.get("content-type") || "";
+        const body = response.body;
+        if (response.status !== 200 || !type.includes("text/event-stream")
+          || !body || typeof body.getReader !== "function") {
+          controller.abort();
+          return "poll";
+        }
+        opened = true;
+        const reader = body.getReader();
+        const decoder = new TextDecoder();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || token !== state.watchToken) {
+            break;
+          }
+          parser.feed(decoder.decode(value, { stream: true }));
+          while (watching.queue.length && !finished) {
+            const event = watching.queue.shift();
+            failures = 0;
+            let s;
+            try {
+              s = JSON.parse(event.data);
+            } catch (err) {
+              continue;
+            }
+            let ended;
+            try {
+              ended = await advance(watching, s);
+            } catch (err) {
+              showError(err); // the player could not be loaded: the run is over all the same
+              ended = true;
+            }
+            finished = ended || event.type === "final";
+          }
+          if (finished) {
+            controller.abort();
+            return "done";
+          }
+        }
+      } catch (err) {
+        if (token !== state.watchToken) {
+          return "stopped";
+        }
+        if (!opened) {
+          return "poll"; // never connected: polling says what is wrong
+        }
+      } finally {
+        if (state.stream === controller) {
+          state.stream = null;
+        }
+      }
+      // the stream ended or dropped before its final event: resume after the last one seen
+      failures++;
+      if (failures > RECONNECT_TRIES) {
+        return "poll";
+      }
+      await sleep(parser.retry ?? RECONNECT_MS);
+    }
+    return "stopped";
+  }
+
+  /** Follow the podcast by polling GET …/status once a second. */
+  async function poll(watching, token) {
     while (token === state.watchToken) {
       try {
-        const { data } = await call("GET", `/api/v1/podcasts/${podcast.id}/status`);
-        const s = data.data;
+        const { data } = await call("GET", `/api/v1/podcasts/${watching.id}/status`);
         if (token !== state.watchToken) {
           return;
         }
-        render(s);
-        if (s.status !== last && !RUNNING.has(s.status)) {
-          loadHistory();
-        }
-        last = s.status;
-        if (s.status === "COMPLETED") {
-          await loadPlayer(podcast.id);
-          return;
-        }
-        if (!RUNNING.has(s.status)) {
+        if (await advance(watching, data.data)) {
           return;
         }
       } catch (err) {
@@ -382,7 +549,23 @@
           return;
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Show `podcast` under "Now" and follow it until it finishes: with the event stream
+   * (GET …/events), else by polling GET …/status. */
+  async function watch(podcast) {
+    stopWatching();
+    const token = state.watchToken;
+    state.current = podcast.id;
+    $("current").hidden = false;
+    $("current-title").textContent = podcast.title || "(untitled)";
+    $("player").hidden = true;
+    render(podcast);
+    const watching = { id: podcast.id, last: podcast.status, queue: [] };
+    if ((await stream(watching, token)) === "poll") {
+      await poll(watching, token);
     }
   }
 
@@ -512,7 +695,7 @@
       await call("DELETE", `/api/v1/podcasts/${id}`);
       show("info", `Deleted ${title}.`);
       if (id === state.current) {
-        state.watchToken++;
+        stopWatching();
         state.current = null;
         clearTrack();
         $("audio").removeAttribute("src");
