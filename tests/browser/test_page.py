@@ -7,6 +7,7 @@ Needs chromium and the `browser` extra: skipped with the reason otherwise (conft
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -52,10 +53,22 @@ async def status_is(tab: Tab, status: str) -> None:
     )
 
 
+def api_calls(tab: Tab) -> list[Any]:
+    """The page's requests to the API from now on, in order (Playwright `Request`s)."""
+    calls: list[Any] = []
+    tab.page.on("request", lambda r: calls.append(r) if "/api/v1/" in r.url else None)
+    return calls
+
+
+def ending(calls: list[Any], suffix: str) -> list[Any]:
+    return [r for r in calls if r.url.split("?")[0].endswith(suffix)]
+
+
 async def test_notes_to_a_played_episode_with_its_transcript(
     tab: Tab, api: LiveApi, worker: object, user: ApiUser
 ) -> None:
     page = tab.page
+    calls = api_calls(tab)
     await enter_key(tab, api.base_url, user)
     # voices come from the catalogue, host and guest different by default
     host = await page.get_by_label("Host voice").input_value()
@@ -74,6 +87,17 @@ async def test_notes_to_a_played_episode_with_its_transcript(
     await status_is(tab, "COMPLETED")
     assert await page.locator("#current-progress").evaluate("p => p.value") == 100
     assert "COMPLETED: 100%" in await page.locator("#progress-text").inner_text()
+
+    # progress came from the event stream, read with fetch and the key; /status never polled
+    streams = ending(calls, "/events")
+    assert streams, [r.url for r in calls]
+    headers = await streams[0].all_headers()
+    assert headers["accept"] == "text/event-stream"
+    assert headers["authorization"] == f"Bearer {user.key}"
+    opened = await streams[0].response()
+    assert opened.status == 200
+    assert opened.headers["content-type"].startswith("text/event-stream")
+    assert ending(calls, "/status") == []
 
     listed = (await api.client.get("/api/v1/podcasts", headers=user.headers)).json()["data"]
     podcast = next(p for p in listed if p["title"] == "Octopus notes")
@@ -109,6 +133,68 @@ async def test_notes_to_a_played_episode_with_its_transcript(
     assert shot.stat().st_size > 10_000
     # nothing wider than the 360 px window
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await tab.assert_no_csp_violations()
+
+
+async def test_a_dropped_stream_resumes_with_last_event_id(
+    tab: Tab, api: LiveApi, worker: object, user: ApiUser
+) -> None:
+    """The first connection to /events gets the server's first event only, then closes (as a
+    dropped connection would): the page reconnects with that event's id and finishes."""
+    page = tab.page
+    calls = api_calls(tab)
+    first_id: list[str] = []
+
+    async def drop_after_first_event(route: Any) -> None:
+        if first_id:
+            await route.continue_()
+            return
+        answer = await route.fetch()  # the whole stream: the run's events, then `final`
+        text = (await answer.body()).decode()
+        event = next(block for block in re.split(r"\r?\n\r?\n", text) if "data:" in block)
+        first_id.append(re.search(r"^id: ?(\d+)", event, re.M).group(1))  # type: ignore[union-attr]
+        await route.fulfill(
+            status=200, headers=dict(answer.headers), body=f"{event}\r\n\r\n".encode()
+        )
+
+    await page.route("**/api/v1/podcasts/*/events", drop_after_first_event)
+    await enter_key(tab, api.base_url, user)
+    await create_from_page(tab, "Dropped")
+    await status_is(tab, "COMPLETED")
+    await page.locator("#audio[src]").wait_for(state="attached")
+
+    streams = ending(calls, "/events")
+    assert len(streams) == 2, [r.url for r in calls]
+    assert "last-event-id" not in await streams[0].all_headers()
+    assert (await streams[1].all_headers())["last-event-id"] == first_id[0]
+    assert ending(calls, "/status") == []
+    await tab.assert_no_csp_violations()
+
+
+@pytest.mark.parametrize("without", ["a 200 answer", "response body streams"])
+async def test_without_the_stream_the_page_polls_status(
+    tab: Tab, api: LiveApi, worker: object, user: ApiUser, without: str
+) -> None:
+    page = tab.page
+    if without == "a 200 answer":
+        await page.route(
+            "**/api/v1/podcasts/*/events",
+            lambda route: route.fulfill(
+                status=503, content_type="application/json", body='{"error": "no streams"}'
+            ),
+        )
+    else:
+        await page.add_init_script(
+            'Object.defineProperty(Response.prototype, "body", { get() { return null; } });'
+        )
+    calls = api_calls(tab)
+    await enter_key(tab, api.base_url, user)
+    await create_from_page(tab, "Polled")
+    await status_is(tab, "COMPLETED")
+    await page.locator("#audio[src]").wait_for(state="attached")
+    assert len(ending(calls, "/events")) == 1
+    assert ending(calls, "/status")
+    assert await page.locator("#message.error").count() == 0
     await tab.assert_no_csp_violations()
 
 
