@@ -239,6 +239,8 @@ class Settings(BaseSettings):
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
     unrealspeech: UnrealSpeechSettings = Field(default_factory=UnrealSpeechSettings)
+    unreal_speech_api_key: SecretStr | None = None
+    """UNREAL_SPEECH_API_KEY, the name the original plan uses: UNREALSPEECH_API_KEY's twin."""
 
     _accept_flat_section_fields = model_validator(mode="before")(_nest_flat_section_fields)
 
@@ -284,6 +286,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         """Refuse settings that cannot work together, naming the variable to fix."""
+        if self.unrealspeech.api_key is None and self.unreal_speech_api_key is not None:
+            self.unrealspeech.api_key = self.unreal_speech_api_key
         if not self.tts_providers:
             raise ValueError("TTS_PROVIDERS must name at least one speech engine")
         if len(set(self.tts_providers)) != len(self.tts_providers):

@@ -352,3 +352,15 @@ def test_the_espeak_declaration_speaks_at_its_measured_rate() -> None:
     from podnex.speech.espeak import ESPEAK_SPOKEN_WORDS_PER_MINUTE
 
     assert SPEECH_PROVIDERS["espeak"].words_per_minute == ESPEAK_SPOKEN_WORDS_PER_MINUTE
+
+
+def test_unreal_speech_key_is_read_under_the_original_plans_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TTS_PROVIDERS", "espeak,unrealspeech")
+    monkeypatch.setenv("UNREAL_SPEECH_API_KEY", "plan-name-key")
+    settings = Settings()
+    assert settings.unrealspeech.api_key is not None
+    assert settings.unrealspeech.api_key.get_secret_value() == "plan-name-key"
+    monkeypatch.setenv("UNREALSPEECH_API_KEY", "section-key")
+    assert Settings().unrealspeech.api_key.get_secret_value() == "section-key"  # type: ignore[union-attr]
