@@ -189,6 +189,8 @@ class PodcastWorkflow:
             self._stopping = True
             pipeline.cancel()
             cancelled = await self._uncancellable(workflow.wait([pipeline]))
+            if not pipeline.cancelled():
+                pipeline.exception()  # its cancelled activity's error: seen, not reported
             cancelled |= await self._uncancellable(
                 self._clean_up(PodcastStatus.CANCELLED, "Cancelled", None)
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from typing import Any
 
 import pytest
@@ -98,6 +99,8 @@ async def test_cancel_inside_every_step(
     status: str | None,
     completes: bool,
     how: str,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     gate = Gate(step, status=status)
     podcast = await stored_podcast(db, user, f"Cancel in {step}")
@@ -118,6 +121,10 @@ async def test_cancel_inside_every_step(
         await asyncio.gather(start, return_exceptions=True)
         with contextlib.suppress(WorkflowFailureError):  # a Temporal cancel fails result()
             await asyncio.wait_for(handle.result(), 60)
+    gc.collect()  # an unretrieved task exception is reported when the task is collected
+    unretrieved = [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    assert unretrieved == [], [r.getMessage() for r in unretrieved]
+    assert "Logging error" not in capfd.readouterr().err
     if completes:
         async with db.transaction() as session:
             row = await session.get(Podcast, podcast.id)
