@@ -205,15 +205,16 @@ class PodcastStatusOut(Camel):
     @classmethod
     def of(cls, podcast: Podcast, live: Progress | None) -> PodcastStatusOut:
         """The live run's figures when it answered, else the stored record's."""
-        stored_lines = len(podcast.transcript or [])
+        stored = len(podcast.transcript or [])  # a finished episode: its transcript's lines
+        done, total = (stored, stored) if stored else (podcast.lines_done, podcast.lines_total)
         return cls(
             id=str(podcast.id),
             status=live.status if live else podcast.status,
             progress=live.progress if live else podcast.progress,
             current_step=live.current_step if live else podcast.current_step,
             error=live.error if live else podcast.error,
-            lines_done=live.lines_done if live else stored_lines,
-            lines_total=live.lines_total if live else stored_lines,
+            lines_done=live.lines_done if live else done,
+            lines_total=live.lines_total if live else total,
             audio_url=audio_url(podcast),
             created_at=podcast.created_at,
             completed_at=podcast.completed_at,

@@ -152,6 +152,12 @@ class Podcast(TimestampMixin, Base):
         _enum(PodcastStatus, "podcast_status"), nullable=False, default=PodcastStatus.QUEUED
     )
     progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    lines_done: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    lines_total: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
     current_step: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
 

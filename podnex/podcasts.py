@@ -160,6 +160,10 @@ async def mirror_run_state(
         "workflow_id": workflow_id,
         "workflow_run_id": run_id,
     }
+    if state.lines_total is not None:
+        values["lines_total"] = state.lines_total
+    if state.lines_done is not None:
+        values["lines_done"] = state.lines_done
     if state.admitted:
         values["started_at"] = now
         values["completed_at"] = None
@@ -208,6 +212,7 @@ def reset_for_retry(podcast: Podcast) -> Outcome:
     before = Outcome(podcast.status, podcast.progress, podcast.current_step, podcast.error)
     podcast.status = PodcastStatus.QUEUED
     podcast.progress = 0
+    podcast.lines_done = podcast.lines_total = 0
     podcast.current_step = "Queued for retry"
     podcast.error = None
     podcast.audio_key = None

@@ -80,6 +80,9 @@ class RunState(BaseModel):
     progress: int = Field(ge=0, le=100)
     current_step: str
     error: str | None = None
+    lines_done: int | None = Field(default=None, ge=0)
+    lines_total: int | None = Field(default=None, ge=0)
+    """Lines spoken of the script's lines, when the run knows them (kept as they were)."""
     admitted: bool = False
     title: str | None = None
     audio_key: str | None = None

@@ -388,6 +388,8 @@ class PodcastWorkflow:
                 current_step=step,
                 error=error,
                 admitted=admitted,
+                lines_done=self._progress.lines_done,
+                lines_total=self._progress.lines_total if lines_total is None else lines_total,
                 **fields,  # type: ignore[arg-type]
             ),
             start_to_close_timeout=timedelta(seconds=30),

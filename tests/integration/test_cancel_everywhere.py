@@ -32,6 +32,7 @@ from tests.conftest import ApiUser
 from tests.integration.podcasts import stored_podcast
 from tests.integration.test_workflow_outcomes import assert_left_nothing
 from tests.integration.workers import ScriptedEngine, worker_with
+from workflows.types import ProgressBands
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -144,3 +145,9 @@ async def test_cancel_inside_every_step(
     else:
         row = await assert_left_nothing(db, settings, podcast)
         assert row.status is PodcastStatus.CANCELLED, (row.status, row.error, row.current_step)
+        if step in ("synthesize_line", "combine_audio"):  # progress and lines agree
+            assert row.lines_total > 0 and row.lines_done <= row.lines_total
+            if step == "synthesize_line":
+                assert row.progress == ProgressBands.speech(row.lines_done, row.lines_total)
+            else:
+                assert row.lines_done == row.lines_total
