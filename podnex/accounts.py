@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podnex import apikeys
+from podnex import apikeys, billing
 from podnex.models import ApiKey, Subscription, SubscriptionStatus, User
 from podnex.periods import add_months, current_period
 from podnex.plans import Plan, PlanLimits, limits_for
@@ -56,6 +56,10 @@ class SubscriptionView:
     limits: PlanLimits
     created_at: datetime
     updated_at: datetime
+    renews: bool = False
+    """Whether a paid subscription renews at the period's end."""
+    scheduled_plan: Plan | None = None
+    """The plan from the period's end (a downgrade or cancellation), if any."""
 
     @property
     def minutes_used(self) -> float:
@@ -152,21 +156,25 @@ def subscription_view(subscription: Subscription, now: datetime) -> Subscription
     """The subscription as of `now`, without writing: a passed period shows its successor."""
     start, end = subscription.current_period_start, subscription.current_period_end
     podcasts, seconds = subscription.current_podcast_count, subscription.current_seconds_used
+    plan, scheduled = subscription.plan, subscription.pending_plan
     if now >= end:
         start, end = current_period(start, end, now)
         podcasts, seconds = 0, 0.0
+        plan, scheduled = scheduled or plan, None
     return SubscriptionView(
         id=subscription.id,
         user_id=subscription.user_id,
-        plan=subscription.plan,
+        plan=plan,
         status=subscription.status,
         podcasts_used=podcasts,
         seconds_used=seconds,
         period_start=start,
         period_end=end,
-        limits=limits_for(subscription.plan),
+        limits=limits_for(plan),
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
+        renews=scheduled is None and billing.renews(subscription),
+        scheduled_plan=scheduled,
     )
 
 
