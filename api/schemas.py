@@ -306,6 +306,14 @@ class SubscriptionOut(Camel):
     current_period_start: datetime
     current_period_end: datetime
     usage_reset_date: datetime = Field(description="When the counters start again at zero.")
+    renews: bool = Field(
+        default=False,
+        description="Whether a paid subscription renews at the period's end (false on FREE).",
+    )
+    scheduled_plan: Plan | None = Field(
+        default=None,
+        description="The plan from the period's end (a downgrade or a cancellation), if any.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -515,3 +523,25 @@ class WebhookDeliveryOut(Camel):
             created_at=delivery.created_at,
             attempt_log=[WebhookAttemptOut.model_validate(a) for a in delivery.attempt_log],
         )
+
+
+# -- billing ----------------------------------------------------------------------------------
+
+PaidPlan = Literal["STARTER", "PRO", "BUSINESS"]
+
+
+class CheckoutRequest(CamelRequest):
+    plan: PaidPlan = Field(description="The paid plan to buy.")
+
+
+class CheckoutOut(Camel):
+    checkout_url: str = Field(description="Send the customer here to pay.")
+    session_id: str
+
+
+class PortalOut(Camel):
+    url: str = Field(description="The customer portal: invoices, payment method, cancel.")
+
+
+class BillingWebhookOut(Camel):
+    outcome: str = Field(description="applied, duplicate, stale, ignored or unmatched")
