@@ -28,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podnex.models import AuditEvent, BillingEvent, Subscription
+from podnex.audit import record_change
+from podnex.models import BillingEvent, Subscription
 from podnex.vocabulary import Plan, SubscriptionStatus
 
 PROVIDER = "dodo"
@@ -163,33 +164,6 @@ def _snapshot(subscription: Subscription) -> dict[str, Any]:
         "periodEnd": subscription.current_period_end.isoformat(),
         "providerSubscriptionId": subscription.provider_subscription_id,
     }
-
-
-def record_change(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    target_user_id: uuid.UUID | None,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    actor_user_id: uuid.UUID | None = None,
-    event_id: str | None = None,
-) -> AuditEvent | None:
-    """Record what changed (each field as [before, after]); None when nothing did."""
-    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-    if not changes:
-        return None
-    event = AuditEvent(
-        actor=actor,
-        actor_user_id=actor_user_id,
-        action=action,
-        target_user_id=target_user_id,
-        details=changes,
-        event_id=event_id,
-    )
-    session.add(event)
-    return event
 
 
 async def _find_subscription(session: AsyncSession, event: ProviderEvent) -> Subscription | None:
