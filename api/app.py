@@ -19,6 +19,7 @@ from litestar.types import Middleware
 from api.auth import ApiKeyAuthentication
 from api.billing_service import payments_client
 from api.bodies import json_body_guard
+from api.controllers.admin import AdminController
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.billing import BillingController, BillingWebhookController
 from api.controllers.files import FileController
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookController,
             BillingController,
             BillingWebhookController,
+            AdminController,
             page,
             *static_files(),
         ],

@@ -109,7 +109,7 @@ async def list_users(
         .offset(offset)
         .limit(limit)
     )
-    return [(user, subscription) for user, subscription in rows.tuples()], total or 0
+    return [(user, subscription) for user, subscription in rows], total or 0
 
 
 async def list_podcasts(
@@ -147,7 +147,7 @@ async def list_podcasts(
         .offset(offset)
         .limit(limit)
     )
-    return [(podcast, owner) for podcast, owner in rows.tuples()], total or 0
+    return [(podcast, owner) for podcast, owner in rows], total or 0
 
 
 async def active_podcast_ids(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
