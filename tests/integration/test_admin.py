@@ -15,7 +15,6 @@ from temporalio.client import Client
 
 from api.app import create_app
 from podnex import accounts
-from podnex.cli import main as cli_main
 from podnex.db import Database
 from podnex.models import Podcast
 from podnex.plans import Plan
@@ -109,6 +108,7 @@ async def test_set_role_from_the_command_line(
 ) -> None:
     owner = await make_user(db, Plan.FREE)
     monkeypatch.setenv("DATABASE_URL", settings.resolved_database_url())
+    from podnex.cli import main as cli_main
     from podnex.settings import get_settings
 
     get_settings.cache_clear()
