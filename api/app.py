@@ -17,8 +17,11 @@ from litestar.plugins.pydantic import PydanticPlugin
 from litestar.types import Middleware
 
 from api.auth import ApiKeyAuthentication
+from api.billing_service import payments_client
 from api.bodies import json_body_guard
+from api.controllers.admin import AdminController
 from api.controllers.api_keys import ApiKeyController
+from api.controllers.billing import BillingController, BillingWebhookController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
 from api.controllers.page import OfflineScalarRenderPlugin, media_sources, page, static_files
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             runs=runs,
             engines=create_engines(settings),
             secret_key=settings.resolved_secret_key(),
+            payments=payments_client(settings),
         )
         try:
             async with asyncio.timeout(TEMPORAL_WARM_UP_SECONDS):
@@ -133,6 +137,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApiKeyController,
             VoiceController,
             WebhookController,
+            BillingController,
+            BillingWebhookController,
+            AdminController,
             page,
             *static_files(),
         ],

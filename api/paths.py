@@ -16,6 +16,9 @@ PAGE_PATH = "/"
 STATIC_PATH = "/static"
 """The page's script and style, and the vendored API reference UI (files of `api/static`)."""
 
+BILLING_WEBHOOK_PATH = "/api/v1/billing/webhooks/dodo"
+"""The payment provider's webhooks: authenticated by their signature, not an API key."""
+
 PUBLIC_PATHS = [
     f"^{HEALTH_PATH}",
     f"^{READY_PATH}",
@@ -24,10 +27,12 @@ PUBLIC_PATHS = [
     f"^{METRICS_PATH}$",
     f"^{PAGE_PATH}$",
     f"^{STATIC_PATH}/",
+    f"^{BILLING_WEBHOOK_PATH}$",
 ]
 """Paths answered without an API key: probes, the API documentation, signed file links,
-metrics (block `/metrics` at the proxy in production), and the page with its static files
-(the page asks for the key and sends it itself)."""
+metrics (block `/metrics` at the proxy in production), the page with its static files
+(the page asks for the key and sends it itself), and the payment provider's webhooks
+(each verified by its Standard Webhooks signature)."""
 
 UNLIMITED_PATHS = [
     f"^{HEALTH_PATH}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -13,7 +13,14 @@ from podnex.models import Podcast, WebhookDelivery, WebhookEndpoint
 from podnex.podcasts import spec_of
 from podnex.speech.base import Voice
 from podnex.storage import DownloadLink
-from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, Speaker, SubscriptionStatus
+from podnex.vocabulary import (
+    Plan,
+    PodcastDuration,
+    PodcastStatus,
+    Role,
+    Speaker,
+    SubscriptionStatus,
+)
 from workflows.types import Progress
 
 T = TypeVar("T")
@@ -307,6 +314,14 @@ class SubscriptionOut(Camel):
     current_period_start: datetime
     current_period_end: datetime
     usage_reset_date: datetime = Field(description="When the counters start again at zero.")
+    renews: bool = Field(
+        default=False,
+        description="Whether a paid subscription renews at the period's end (false on FREE).",
+    )
+    scheduled_plan: Plan | None = Field(
+        default=None,
+        description="The plan from the period's end (a downgrade or a cancellation), if any.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -516,3 +531,129 @@ class WebhookDeliveryOut(Camel):
             created_at=delivery.created_at,
             attempt_log=[WebhookAttemptOut.model_validate(a) for a in delivery.attempt_log],
         )
+
+
+# -- billing ----------------------------------------------------------------------------------
+
+PaidPlan = Literal["STARTER", "PRO", "BUSINESS"]
+
+
+class CheckoutRequest(CamelRequest):
+    plan: PaidPlan = Field(description="The paid plan to buy.")
+
+
+class CheckoutOut(Camel):
+    checkout_url: str = Field(description="Send the customer here to pay.")
+    session_id: str
+
+
+class PortalOut(Camel):
+    url: str = Field(description="The customer portal: invoices, payment method, cancel.")
+
+
+class BillingWebhookOut(Camel):
+    outcome: str = Field(description="applied, duplicate, stale, ignored or unmatched")
+
+
+# -- administration ---------------------------------------------------------------------------
+
+
+class FailureReasonOut(Camel):
+    reason: str
+    count: int
+
+
+class AudioMinutesOut(Camel):
+    plan: Plan
+    engine: str
+    minutes: float
+
+
+class QueueOut(Camel):
+    name: str
+    kind: str = Field(description="workflow or activity tasks")
+    backlog: int = Field(description="Tasks waiting for a worker (approximate).")
+    pollers: int = Field(description="Workers polling the queue recently.")
+
+
+class AdminStatsOut(Camel):
+    podcasts_today: dict[str, int] = Field(description="Created today (UTC), by status.")
+    podcasts_this_period: dict[str, int] = Field(
+        description="Created this calendar month (UTC), by status."
+    )
+    period_start: datetime
+    top_failures: list[FailureReasonOut]
+    audio_minutes: list[AudioMinutesOut] = Field(
+        description="Completed this month, by the owner's plan and the speech engine."
+    )
+    runs: dict[str, int] | None = Field(
+        description="Podcast runs in Temporal's visibility by ExecutionStatus "
+        "(null when Temporal did not answer)."
+    )
+    queues: list[QueueOut] | None = Field(
+        description="Backlog and pollers of each task queue (null when Temporal did not answer)."
+    )
+    temporal_error: str | None = None
+
+
+class AdminUserOut(Camel):
+    id: str
+    email: str
+    name: str | None
+    role: Role
+    disabled: bool
+    disabled_at: datetime | None
+    plan: Plan
+    status: SubscriptionStatus
+    podcasts_used: int
+    minutes_used: float
+    period_end: datetime
+    created_at: datetime
+
+
+class AdminUpdateUserRequest(CamelRequest):
+    plan: Plan | None = None
+    disabled: bool | None = Field(
+        default=None, description="true: the user's keys answer 401 and their runs are cancelled."
+    )
+    role: Role | None = None
+
+
+class NotCancelledOut(Camel):
+    podcast_id: str
+    reason: str
+
+
+class AdminUserUpdatedOut(Camel):
+    user: AdminUserOut
+    cancelled_podcasts: list[str] = Field(default_factory=list)
+    not_cancelled: list[NotCancelledOut] = Field(default_factory=list)
+
+
+class AdminPodcastOut(Camel):
+    id: str
+    user_id: str
+    user_email: str
+    title: str | None
+    status: PodcastStatus
+    progress: int
+    tts_provider: str
+    duration: str
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    workflow_id: str | None
+    temporal_url: str | None = Field(
+        description="The run in the Temporal Web UI (TEMPORAL_UI_URL)."
+    )
+
+
+class AuditEventOut(Camel):
+    id: str
+    actor: str
+    actor_user_id: str | None
+    action: str
+    target_user_id: str | None
+    details: dict[str, Any]
+    event_id: str | None
+    created_at: datetime

@@ -22,6 +22,9 @@ class AppState:
     runs: PodcastRuns
     engines: dict[str, SpeechEngine]
     secret_key: bytes
+    payments: Any = None
+    """The payment provider's SDK client (`api.billing_service.payments_client`), or None
+    when payments are off."""
 
 
 def state_of(request: Request[Any, Any, Any]) -> AppState:

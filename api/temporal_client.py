@@ -15,7 +15,12 @@ from typing import Any
 
 import structlog
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DeleteWorkflowExecutionRequest,
+    DescribeTaskQueueRequest,
+)
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -66,6 +71,20 @@ UNAVAILABLE_CODES = {
     RPCStatusCode.UNKNOWN,
 }
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, OSError, TimeoutError)
+
+
+RUN_STATUSES = ("Running", "Completed", "Failed", "Canceled", "Terminated", "TimedOut")
+"""Temporal's `ExecutionStatus` values the admin statistics count."""
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """One task queue as Temporal describes it: tasks waiting, workers polling."""
+
+    name: str
+    kind: str
+    backlog: int
+    pollers: int
 
 
 class RunAlreadyStarted(Exception):
@@ -289,3 +308,58 @@ class PodcastRuns:
             if not is_unavailable(exc):
                 raise
             raise WorkflowServiceUnavailable(str(exc)) from exc
+
+    async def count_podcast_runs(self, user_id: str | None = None) -> dict[str, int]:
+        """Podcast runs in Temporal's visibility by `ExecutionStatus` (those carrying the
+        `PodcastId` search attribute; one user's with ``user_id``).
+
+        Raises :class:`WorkflowServiceUnavailable` when Temporal does not answer."""
+        base = f"WorkflowType = '{WORKFLOW_TYPE}' AND {PODCAST_ID.name} IS NOT NULL"
+        if user_id is not None:
+            safe = user_id.replace("'", "")
+            base += f" AND {USER_ID.name} = '{safe}'"
+        counts: dict[str, int] = {}
+        try:
+            client = await self.client()
+            for status in RUN_STATUSES:
+                result = await client.count_workflows(
+                    f"{base} AND ExecutionStatus = '{status}'", rpc_timeout=DESCRIBE_TIMEOUT
+                )
+                counts[status] = result.count
+        except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
+            raise WorkflowServiceUnavailable(str(exc)) from exc
+        return counts
+
+    async def describe_queues(self, queues: list[str]) -> list[QueueState]:
+        """Backlog and pollers of each queue, for workflow and activity tasks.
+
+        Raises :class:`WorkflowServiceUnavailable` when Temporal does not answer."""
+        kinds = {
+            "workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        }
+        states = []
+        try:
+            client = await self.client()
+            for name in queues:
+                for kind, queue_type in kinds.items():
+                    described = await client.workflow_service.describe_task_queue(
+                        DescribeTaskQueueRequest(
+                            namespace=client.namespace,
+                            task_queue=TaskQueue(name=name),
+                            task_queue_type=queue_type,
+                            report_stats=True,
+                        ),
+                        timeout=DESCRIBE_TIMEOUT,
+                    )
+                    states.append(
+                        QueueState(
+                            name=name,
+                            kind=kind,
+                            backlog=int(described.stats.approximate_backlog_count),
+                            pollers=len(described.pollers),
+                        )
+                    )
+        except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
+            raise WorkflowServiceUnavailable(str(exc)) from exc
+        return states

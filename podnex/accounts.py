@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podnex import apikeys
+from podnex import apikeys, audit, billing
 from podnex.models import ApiKey, Subscription, SubscriptionStatus, User
 from podnex.periods import add_months, current_period
 from podnex.plans import Plan, PlanLimits, limits_for
 from podnex.quota import minutes
+from podnex.vocabulary import Role
 
 PROFILE_FIELDS = frozenset({"name", "image"})
 
@@ -56,6 +57,10 @@ class SubscriptionView:
     limits: PlanLimits
     created_at: datetime
     updated_at: datetime
+    renews: bool = False
+    """Whether a paid subscription renews at the period's end."""
+    scheduled_plan: Plan | None = None
+    """The plan from the period's end (a downgrade or cancellation), if any."""
 
     @property
     def minutes_used(self) -> float:
@@ -130,7 +135,9 @@ async def update_profile(
     return user
 
 
-async def set_plan(session: AsyncSession, email: str, plan: Plan) -> Subscription:
+async def set_plan(
+    session: AsyncSession, email: str, plan: Plan, *, actor: str = "cli"
+) -> Subscription:
     """Move the user with this e-mail to `plan`; limits follow from the plan at once."""
     user = await require_user_by_email(session, email)
     subscription = await session.scalar(
@@ -138,9 +145,81 @@ async def set_plan(session: AsyncSession, email: str, plan: Plan) -> Subscriptio
     )
     if subscription is None:
         raise AccountError(f"user {user.email} has no subscription")
+    before = subscription.plan.value
     subscription.plan = plan
+    subscription.pending_plan = None
+    audit.record_change(
+        session,
+        actor=actor,
+        action="user.plan",
+        target_user_id=user.id,
+        before={"plan": before},
+        after={"plan": plan.value},
+    )
     await session.flush()
     return subscription
+
+
+async def set_role(session: AsyncSession, email: str, role: Role, *, actor: str = "cli") -> User:
+    """Give the user with this e-mail a role (ADMIN opens the /api/v1/admin routes)."""
+    user = await require_user_by_email(session, email)
+    audit.record_change(
+        session,
+        actor=actor,
+        action="user.role",
+        target_user_id=user.id,
+        before={"role": user.role.value},
+        after={"role": role.value},
+    )
+    user.role = role
+    await session.flush()
+    return user
+
+
+async def admin_update_user(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    admin: User,
+    plan: Plan | None = None,
+    disabled: bool | None = None,
+    role: Role | None = None,
+) -> User | None:
+    """An administrator's change to a user (plan, disabled, role), audited with who made
+    it. A disabled user's keys are refused from the next request on. None: no such user."""
+    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
+    subscription = await session.scalar(
+        select(Subscription).where(Subscription.user_id == user_id).with_for_update()
+    )
+    if user is None or subscription is None:
+        return None
+    before = _admin_fields(user, subscription)
+    if plan is not None:
+        subscription.plan = plan
+        subscription.pending_plan = None
+    if disabled is not None and disabled != (user.disabled_at is not None):
+        user.disabled_at = datetime.now(UTC) if disabled else None
+    if role is not None:
+        user.role = role
+    audit.record_change(
+        session,
+        actor=f"admin:{admin.email}",
+        actor_user_id=admin.id,
+        action="admin.user.update",
+        target_user_id=user.id,
+        before=before,
+        after=_admin_fields(user, subscription),
+    )
+    await session.flush()
+    return user
+
+
+def _admin_fields(user: User, subscription: Subscription) -> dict[str, object]:
+    return {
+        "plan": subscription.plan.value,
+        "disabled": user.disabled_at is not None,
+        "role": user.role.value,
+    }
 
 
 async def get_subscription(session: AsyncSession, user_id: uuid.UUID) -> Subscription | None:
@@ -152,21 +231,25 @@ def subscription_view(subscription: Subscription, now: datetime) -> Subscription
     """The subscription as of `now`, without writing: a passed period shows its successor."""
     start, end = subscription.current_period_start, subscription.current_period_end
     podcasts, seconds = subscription.current_podcast_count, subscription.current_seconds_used
+    plan, scheduled = subscription.plan, subscription.pending_plan
     if now >= end:
         start, end = current_period(start, end, now)
         podcasts, seconds = 0, 0.0
+        plan, scheduled = scheduled or plan, None
     return SubscriptionView(
         id=subscription.id,
         user_id=subscription.user_id,
-        plan=subscription.plan,
+        plan=plan,
         status=subscription.status,
         podcasts_used=podcasts,
         seconds_used=seconds,
         period_start=start,
         period_end=end,
-        limits=limits_for(subscription.plan),
+        limits=limits_for(plan),
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
+        renews=scheduled is None and billing.renews(subscription),
+        scheduled_plan=scheduled,
     )
 
 
@@ -234,13 +317,18 @@ does not turn every request into a database write."""
 
 
 async def authenticate(session: AsyncSession, plaintext: str) -> User | None:
-    """The owner of a live key, recording when it was last used; None for unknown or revoked."""
+    """The owner of a live key, recording when it was last used; None for unknown or revoked
+    keys, and for keys of a disabled user."""
     key_hash = apikeys.hash_key(plaintext)
     row = (
         await session.execute(
             select(ApiKey, User)
             .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+            .where(
+                ApiKey.key_hash == key_hash,
+                ApiKey.revoked_at.is_(None),
+                User.disabled_at.is_(None),  # a disabled user's keys stop at once
+            )
         )
     ).first()
     if row is None:

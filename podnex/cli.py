@@ -2,6 +2,7 @@
 
 podnex users create --email E [--plan FREE] [--name N]   prints a new API key alone on stdout
 podnex users set-plan --email E --plan PRO                moves a user to another plan
+podnex users set-role --email E --role admin              gives a user a role (admin, user)
 podnex keys create --email E [--name N]                   prints a new API key alone on stdout
 podnex keys list --email E                                a table of the user's keys
 podnex keys revoke --id KEY_ID                            revokes a key at once
@@ -32,6 +33,7 @@ from podnex.migrate import upgrade_to_head
 from podnex.models import ApiKey
 from podnex.plans import Plan
 from podnex.settings import Settings, settings_or_exit
+from podnex.vocabulary import Role
 
 Handler = Callable[[AsyncSession, argparse.Namespace], Awaitable[str]]
 PLAN_CHOICES = [p.value for p in Plan]
@@ -84,6 +86,12 @@ async def users_set_plan(session: AsyncSession, args: argparse.Namespace) -> str
     return f"{args.email.strip().lower()}: plan {subscription.plan.value}"
 
 
+async def users_set_role(session: AsyncSession, args: argparse.Namespace) -> str:
+    """Give a user a role."""
+    user = await accounts.set_role(session, args.email, Role(args.role))
+    return f"{user.email}: role {user.role.value}"
+
+
 async def keys_create(session: AsyncSession, args: argparse.Namespace) -> str:
     """Create a key for an existing user; the output is the key."""
     user = await accounts.require_user_by_email(session, args.email)
@@ -107,6 +115,7 @@ async def keys_revoke(session: AsyncSession, args: argparse.Namespace) -> str:
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("users", "create"): users_create,
     ("users", "set-plan"): users_set_plan,
+    ("users", "set-role"): users_set_role,
     ("keys", "create"): keys_create,
     ("keys", "list"): keys_list,
     ("keys", "revoke"): keys_revoke,
@@ -147,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     set_plan = users.add_parser("set-plan", help="move a user to another plan")
     set_plan.add_argument("--email", required=True)
     set_plan.add_argument("--plan", choices=PLAN_CHOICES, required=True)
+    set_role = users.add_parser("set-role", help="give a user a role (admin or user)")
+    set_role.add_argument("--email", required=True)
+    set_role.add_argument("--role", type=str.upper, choices=[r.value for r in Role], required=True)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True

@@ -26,11 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, SubscriptionStatus
+from podnex.vocabulary import Plan, PodcastDuration, PodcastStatus, Role, SubscriptionStatus
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
+    "BillingEvent",
     "Podcast",
     "PodcastDuration",
     "PodcastStatus",
@@ -70,6 +72,11 @@ class User(TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
     name: Mapped[str | None] = mapped_column(String(200))
     image: Mapped[str | None] = mapped_column(String(2048))
+    role: Mapped[Role] = mapped_column(
+        _enum(Role, "user_role"), nullable=False, default=Role.USER, server_default=Role.USER
+    )
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set by an administrator: the user's keys answer 401 from then on."""
 
     subscription: Mapped[Subscription] = relationship(back_populates="user", uselist=False)
 
@@ -112,6 +119,17 @@ class Subscription(TimestampMixin, Base):
     """Expected seconds of this period's podcasts still being made (settled when charged)."""
     current_period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     current_period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    # Payments (`podnex.billing`): the provider's customer and subscription, once there are.
+    provider_customer_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    provider_subscription_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    pending_plan: Mapped[Plan | None] = mapped_column(_enum(Plan, "plan"))
+    """The plan from the end of this period (a downgrade or a cancellation), else None."""
+    cancel_at_period_end: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    billing_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The own timestamp of the newest provider event applied: older ones change nothing."""
 
     user: Mapped[User] = relationship(back_populates="subscription")
 
@@ -247,3 +265,46 @@ class WebhookDelivery(TimestampMixin, Base):
     redeliveries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JsonColumn, nullable=False)
     """The latest attempts: when, HTTP status code (or error) and the duration."""
+
+
+class BillingEvent(Base):
+    """Every payment provider webhook received, once by its `webhook-id`, and what it did."""
+
+    __tablename__ = "billing_events"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """The `webhook-id` header: a redelivery carries the same one."""
+    event_type: Mapped[str] = mapped_column(String(60), nullable=False)
+    event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    provider_subscription_id: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonColumn, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class AuditEvent(Base):
+    """One change to an account: who (`actor`), what (`action`, `details`), which event."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    """`dodo` (a payment webhook), `cli`, or `admin:<e-mail>`."""
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(60), nullable=False)
+    target_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(JsonColumn, nullable=False)
+    event_id: Mapped[str | None] = mapped_column(String(100))
+    """The provider's `webhook-id` that caused the change, if one did."""
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )

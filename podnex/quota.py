@@ -62,6 +62,10 @@ def _roll_over(subscription: Subscription, now: datetime) -> None:
     subscription.current_podcast_count = 0
     subscription.current_seconds_used = 0.0
     subscription.current_seconds_reserved = 0.0
+    if subscription.pending_plan is not None:
+        # A downgrade or cancellation waited for the period's end (`podnex.billing`).
+        subscription.plan = subscription.pending_plan
+        subscription.pending_plan = None
 
 
 async def _lock_podcast(session: AsyncSession, podcast_id: uuid.UUID) -> Podcast:

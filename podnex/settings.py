@@ -91,11 +91,33 @@ class UnrealSpeechSettings(BaseModel):
     requests_per_second: float | None = Field(default=2.0, gt=0)
 
 
+class DodoSettings(BaseModel):
+    """DODO_*: payments through Dodo Payments (official SDK, its retries off). Off unless
+    DODO_API_KEY is set; then DODO_WEBHOOK_SECRET and the paid plans' product ids are
+    required too."""
+
+    api_key: SecretStr | None = None
+    environment: Literal["test", "live"] = "test"
+    webhook_secret: SecretStr | None = None
+    base_url: str | None = None
+    """Another API base (tests: a local server); unset, the environment's own."""
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    product_starter: str | None = None
+    product_pro: str | None = None
+    product_business: str | None = None
+    return_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.api_key is not None
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "openai": OpenAISettings,
     "espeak": EspeakSettings,
     "elevenlabs": ElevenLabsSettings,
     "unrealspeech": UnrealSpeechSettings,
+    "dodo": DodoSettings,
 }
 """Each provider section of Settings, by its field name (the variables' prefix)."""
 
@@ -241,6 +263,7 @@ class Settings(BaseSettings):
     unrealspeech: UnrealSpeechSettings = Field(default_factory=UnrealSpeechSettings)
     unreal_speech_api_key: SecretStr | None = None
     """UNREAL_SPEECH_API_KEY, the name the original plan uses: UNREALSPEECH_API_KEY's twin."""
+    dodo: DodoSettings = Field(default_factory=DodoSettings)
 
     _accept_flat_section_fields = model_validator(mode="before")(_nest_flat_section_fields)
 
@@ -256,6 +279,10 @@ class Settings(BaseSettings):
     # Reconciler (a Temporal Schedule the worker keeps: podnex.reconcile)
     reconcile_interval_seconds: int = Field(default=300, ge=0)
     reconcile_grace_seconds: int = Field(default=600, ge=0)
+
+    # Administration
+    temporal_ui_url: str | None = None
+    """The Temporal Web UI's base (`http://localhost:8233`): admin listings link each run."""
 
     @field_validator("tts_providers", mode="before")
     @classmethod
@@ -303,6 +330,10 @@ class Settings(BaseSettings):
         for name in self.tts_providers:
             self._check_required(SPEECH_PROVIDERS[name], f"TTS_PROVIDERS includes {name}")
         self._check_temporal_tls()
+        if self.dodo.enabled:
+            for field in ("webhook_secret", "product_starter", "product_pro", "product_business"):
+                if getattr(self.dodo, field) is None:
+                    raise ValueError(f"DODO_{field.upper()} must be set when DODO_API_KEY is set")
         if self.storage_backend == "s3":
             if not self.s3_bucket:
                 raise ValueError("S3_BUCKET must be set when STORAGE_BACKEND=s3")

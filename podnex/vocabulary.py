@@ -54,3 +54,10 @@ class SubscriptionStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
     CANCELLED = "CANCELLED"
     PAST_DUE = "PAST_DUE"
+
+
+class Role(enum.StrEnum):
+    """What a user may do: USER (their own podcasts), ADMIN (also the /api/v1/admin routes)."""
+
+    USER = "USER"
+    ADMIN = "ADMIN"

@@ -74,6 +74,8 @@ class UserController(Controller):
         "/subscription",
         operation_id="getSubscription",
         summary="Your plan, its limits and this period's usage",
+        description="With a paid plan: its status, the period's end, whether it renews, and "
+        "the plan from the period's end after a downgrade or cancellation.",
         responses=error_responses(401, 404, 429),
     )
     async def subscription(self, request: Request[User, Any, Any]) -> Envelope[SubscriptionOut]:
@@ -91,6 +93,8 @@ class UserController(Controller):
                 current_period_start=view.period_start,
                 current_period_end=view.period_end,
                 usage_reset_date=view.period_end,
+                renews=view.renews,
+                scheduled_plan=view.scheduled_plan,
                 created_at=view.created_at,
                 updated_at=view.updated_at,
             )
