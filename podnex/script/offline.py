@@ -9,9 +9,11 @@
    part from its heading or key phrase, reacts and asks on; the guest explains, flags
    caveats and sometimes asks back; the episode ends with two or three key points.
 
-Length is set in minutes, not words. An episode's playing time is estimated from the
-words each line has once made speakable (`podnex.speakable`: "$9,000" is three words
-aloud) at the speech engine's rate, plus the pauses between lines. SHORT aims at about
+Length is set in minutes, not words. An episode's playing time is estimated from each
+line once made speakable (`podnex.speakable`: "$9,000" is three words aloud), measured
+in words of typical length (`_LETTERS_PER_WORD`: a long word takes longer to say than a
+short one, a comma or full stop adds a break), at the speech engine's rate, plus the
+silences `podnex.pacing.pauses` leaves between the lines. SHORT aims at about
 `TARGET_MINUTES["SHORT"]` and never passes `MAX_MINUTES["SHORT"]`; LONG likewise. The
 number of sentences kept is bisected to land under the aim. Notes that hold less than
 that make a shorter episode: nothing is repeated to fill time.
@@ -27,12 +29,13 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from podnex.pacing import pauses
 from podnex.script.base import ScriptError, WriteRequest
 from podnex.script.conversation import Composer
 from podnex.script.notes import ParsedNotes, clean_text, parse_document
 from podnex.script.select import Part, Sentence, merge_parts, score_sections, select
 from podnex.script.types import Duration, Script, ScriptLine
-from podnex.speakable import spoken_word_count
+from podnex.speakable import speakable
 
 WORDS_PER_MINUTE = 150
 """Speaking rate assumed when the engine's is not known (OpenAI-like voices, about 150)."""
@@ -41,7 +44,9 @@ TARGET_MINUTES: dict[Duration, float] = {Duration.SHORT: 4.6, Duration.LONG: 14.
 MAX_MINUTES: dict[Duration, float] = {Duration.SHORT: 5.5, Duration.LONG: 16.0}
 """Playing time an episode never passes."""
 PAUSE_SECONDS = 0.45
-"""Average silence between two lines in the mix (estimated, for the length)."""
+"""Average silence between two lines assumed by `TARGET_WORDS` (for writers that count
+words). `estimate_minutes` adds the script's own pauses (`podnex.pacing.pauses`: 0.45-0.62 s
+on average on the quality set's scripts)."""
 _TYPICAL_WORDS_PER_LINE = 22
 TARGET_WORDS: dict[Duration, int] = {
     duration: round(
@@ -77,18 +82,40 @@ _SUBJECT_SENTENCE = re.compile(
 )
 
 
+_LETTERS_PER_WORD = 6.0
+"""Letters in a word of a speaking rate, each clause break counted as `_BREAK_LETTERS`.
+Fitted on the quality set's scripts spoken by espeak-ng (docs/quality.md): at its rate of
+160 words a minute (`ESPEAK_SPOKEN_WORDS_PER_MINUTE`) a letter took 0.062 s and a break
+0.29 s, so 60 / 160 / 0.062 = 6.0 letters a word; each episode's speech came within 4 %
+of the estimate, where counting plain words was 5-12 % off (espeak says a script of short
+words, a changelog, at 180 words a minute, one of long words at 160)."""
+_BREAK_LETTERS = 4.5
+"""A comma, colon, semicolon, full stop or question mark takes about as long as 4.5
+letters (0.29 s against 0.062 s a letter, espeak-ng, the same fit)."""
+_LETTER = re.compile(r"[^\W_]|'")
+_BREAK = re.compile(r"[,;:.!?]")
+
+
 def estimate_minutes(
     lines: Sequence[ScriptLine], words_per_minute: float = WORDS_PER_MINUTE
 ) -> float:
-    """The playing time of a script: its speakable words at the rate, plus the pauses."""
+    """The playing time of a script: its speakable words at the rate, plus the pauses.
+
+    Words are counted at their typical length (`_LETTERS_PER_WORD`), so a line of short
+    words is quicker than one of long ones, as an engine says them; the pauses are those
+    the mix leaves (`podnex.pacing.pauses`).
+    """
     words = sum(_spoken_words(line.text) for line in lines)
-    pauses = PAUSE_SECONDS * max(0, len(lines) - 1)
-    return (words / words_per_minute * 60 + pauses) / 60
+    silence = sum(pauses(lines)) / 1000
+    return (words / words_per_minute * 60 + silence) / 60
 
 
 @lru_cache(maxsize=8192)
-def _spoken_words(text: str) -> int:
-    return spoken_word_count(text)
+def _spoken_words(text: str) -> float:
+    """The words of typical length a line has once made speakable."""
+    spoken = speakable(text)
+    letters = len(_LETTER.findall(spoken)) + _BREAK_LETTERS * len(_BREAK.findall(spoken))
+    return letters / _LETTERS_PER_WORD
 
 
 class OfflineScriptWriter:
