@@ -593,6 +593,9 @@ class AdminStatsOut(Camel):
     queues: list[QueueOut] | None = Field(
         description="Backlog and pollers of each task queue (null when Temporal did not answer)."
     )
+    reconciler_repairs: dict[str, int] = Field(
+        description="The reconciler's repairs this calendar month (UTC), by kind."
+    )
     temporal_error: str | None = None
 
 

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podnex.models import Podcast, Subscription, User
+from podnex.models import AuditEvent, Podcast, Subscription, User
+from podnex.reconcile import REPAIR_ACTION_PREFIX
 from podnex.vocabulary import Plan, PodcastStatus
 
 TOP_FAILURES = 5
@@ -26,6 +27,8 @@ class PodcastStats:
     period: dict[str, int]
     top_failures: list[tuple[str, int]]
     minutes_by_plan_and_engine: list[tuple[str, str, float]]
+    repairs: dict[str, int]
+    """The reconciler's repairs this month, by kind (from the audit log)."""
 
 
 def day_start(now: datetime) -> datetime:
@@ -68,7 +71,14 @@ async def podcast_stats(session: AsyncSession, now: datetime) -> PodcastStats:
         .group_by(Subscription.plan, Podcast.tts_provider)
         .order_by(Subscription.plan, Podcast.tts_provider)
     )
+    action = AuditEvent.action
+    repairs = await session.execute(
+        select(action, func.count())
+        .where(action.startswith(REPAIR_ACTION_PREFIX), AuditEvent.created_at >= period)
+        .group_by(action)
+    )
     return PodcastStats(
+        repairs={name.removeprefix(REPAIR_ACTION_PREFIX): count for name, count in repairs},
         today=await _by_status(session, day_start(now)),
         period=await _by_status(session, period),
         top_failures=[(text or "(no reason)", count) for text, count in failures],

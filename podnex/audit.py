@@ -1,7 +1,8 @@
 """The audit log: every change to an account, who made it, and what changed.
 
-Written by the payment webhooks (`podnex.billing`, actor `dodo`), the CLI (`cli`) and
-administrators (`admin:<e-mail>`, with their user id); listed by `GET /api/v1/admin/audit`.
+Written by the payment webhooks (`podnex.billing`, actor `dodo`), the CLI (`cli`),
+administrators (`admin:<e-mail>`, with their user id) and the reconciler's repairs
+(`reconciler`, `podnex.reconcile`); listed by `GET /api/v1/admin/audit`.
 """
 
 from __future__ import annotations

@@ -294,7 +294,7 @@ class AuditEvent(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     actor: Mapped[str] = mapped_column(String(200), nullable=False)
-    """`dodo` (a payment webhook), `cli`, or `admin:<e-mail>`."""
+    """`dodo` (a payment webhook), `cli`, `admin:<e-mail>` or `reconciler`."""
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -16,6 +16,7 @@ going is asked of the caller (`RunLookup`), so this module knows nothing of Temp
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from typing import Literal
 import structlog
 from sqlalchemy import and_, select
 
-from podnex import podcasts, quota
+from podnex import audit, podcasts, quota
 from podnex.db import Database
 from podnex.models import Podcast, UsageRecord
 from podnex.storage import Storage, delete_podcast_objects
@@ -38,6 +39,9 @@ RunLookup = Callable[[str], Awaitable[RunState]]
 """The state of the run with this workflow id."""
 
 RepairKind = Literal["stranded", "held_reservation", "charged_unfinished", "deleted_audio"]
+RECONCILER = "reconciler"
+REPAIR_ACTION_PREFIX = "reconcile."
+"""Audit actions of repairs: `reconcile.<kind>`."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,30 @@ async def reconcile(
             podcast_id=repair.podcast_id,
             detail=repair.detail,
         )
+    if repairs:
+        await _record(db, repairs)
     return repairs
+
+
+async def _record(db: Database, repairs: list[Repair]) -> None:
+    """Each repair in the audit log (actor `reconciler`, action `reconcile.<kind>`), for
+    the podcast's owner: the admin statistics count them."""
+    ids = [uuid.UUID(repair.podcast_id) for repair in repairs]
+    async with db.transaction() as session:
+        owners = dict(
+            (await session.execute(select(Podcast.id, Podcast.user_id).where(Podcast.id.in_(ids))))
+            .tuples()
+            .all()
+        )
+        for repair in repairs:
+            audit.record_change(
+                session,
+                actor=RECONCILER,
+                action=f"{REPAIR_ACTION_PREFIX}{repair.kind}",
+                target_user_id=owners.get(uuid.UUID(repair.podcast_id)),
+                before={},
+                after={"podcast_id": repair.podcast_id, "repair": repair.detail},
+            )
 
 
 async def _candidates(db: Database, limit: int, *conditions: object) -> list[Podcast]:

@@ -115,6 +115,7 @@ class AdminController(Controller):
                     for plan, engine, minutes in podcasts.minutes_by_plan_and_engine
                 ],
                 runs=stats.runs,
+                reconciler_repairs=podcasts.repairs,
                 queues=None
                 if stats.queues is None
                 else [

@@ -143,6 +143,7 @@ async def test_stats_count_podcasts_failures_minutes_runs_and_queues(
     assert data["podcastsToday"]["FAILED"] >= 2
     assert data["podcastsToday"]["COMPLETED"] == before["podcastsToday"]["COMPLETED"] + 1
     assert data["podcastsThisPeriod"]["COMPLETED"] >= data["podcastsToday"]["COMPLETED"]
+    assert isinstance(data["reconcilerRepairs"], dict)  # by kind; filled in test_reconciler
     assert {"reason": reason, "count": 2} in data["topFailures"]
     minutes = {(row["plan"], row["engine"]): row["minutes"] for row in data["audioMinutes"]}
     assert minutes[("PRO", "espeak")] > 0

@@ -13,8 +13,9 @@ from temporalio.client import Client, ScheduleIntervalSpec
 
 import worker as worker_module
 from api.temporal_client import run_input_for, start_podcast_run
+from podnex import admin
 from podnex.db import Database
-from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.models import AuditEvent, Podcast, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan
 from podnex.settings import Settings
 from podnex.storage import create_storage
@@ -155,6 +156,19 @@ async def test_each_disagreement_is_repaired_and_the_rest_left_alone(
     # Reservations given back: never_started, terminated, cancelled, held; `going` keeps its.
     assert sub.current_seconds_reserved == 300.0
     await handles[going.id].terminate("test over")
+
+    # Each repair is in the audit log, for the owner, and counted in the admin statistics.
+    async with db.transaction() as session:
+        logged = (
+            await session.scalars(
+                select(AuditEvent.action).where(
+                    AuditEvent.actor == "reconciler", AuditEvent.target_user_id == owner.id
+                )
+            )
+        ).all()
+        stats = await admin.podcast_stats(session, datetime.now(UTC))
+    assert sorted(action.removeprefix("reconcile.") for action in logged) == kinds
+    assert stats.repairs["stranded"] >= 3 and stats.repairs["deleted_audio"] >= 1
 
 
 async def subscription(db: Database, owner: Any) -> Subscription:
