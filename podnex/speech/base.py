@@ -65,6 +65,19 @@ def voice_names(catalogue: Sequence[Voice]) -> Mapping[str, str]:
     return MappingProxyType(names)
 
 
+def checked_request(voices: Mapping[str, str], voice: str, text: str) -> str:
+    """The engine's id of ``voice`` for speaking ``text``; a non-retryable
+    :class:`SpeechError` for an unknown voice or empty text (every engine's first check)."""
+    voice_id = voices.get(voice)
+    if voice_id is None:
+        raise SpeechError(
+            f"unknown voice {voice!r}; expected one of {sorted(voices)}", retryable=False
+        )
+    if not text.strip():
+        raise SpeechError("nothing to say: the text is empty", retryable=False)
+    return voice_id
+
+
 class SpeechEngine(Protocol):
     """A text-to-speech engine that speaks with a fixed set of named voices."""
 

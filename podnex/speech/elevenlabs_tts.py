@@ -25,7 +25,14 @@ import httpx
 from elevenlabs.client import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
 
-from podnex.speech.base import SpeechAudio, SpeechError, Voice, split_text, voice_names
+from podnex.speech.base import (
+    SpeechAudio,
+    SpeechError,
+    Voice,
+    checked_request,
+    split_text,
+    voice_names,
+)
 from podnex.speech.decoding import decoded_and_checked, speech_from_pcm
 from podnex.speech.failures import plain_message, status_failure, transport_failure
 
@@ -146,14 +153,7 @@ class ElevenLabsSpeechEngine:
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:
         """Speak ``text`` with ``voice``: split at the model's limit, pieces stitched."""
-        voice_id = self._voices.get(voice)
-        if voice_id is None:
-            raise SpeechError(
-                f"unknown voice {voice!r}; expected one of {sorted(self._voices)}",
-                retryable=False,
-            )
-        if not text.strip():
-            raise SpeechError("nothing to say: the text is empty", retryable=False)
+        voice_id = checked_request(self._voices, voice, text)
         pieces = split_text(text, self.max_input_chars)
         pcm = bytearray()
         request_ids: list[str] = []

@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 
 import espeakng_loader
 
-from podnex.speech.base import SpeechAudio, SpeechError, Voice, pcm_to_wav, voice_names
+from podnex.speech.base import (
+    SpeechAudio,
+    SpeechError,
+    Voice,
+    checked_request,
+    pcm_to_wav,
+    voice_names,
+)
 
 ESPEAK_WORDS_PER_MINUTE = 175
 """Default speaking rate, in words per minute (espeak-ng's rate setting)."""
@@ -201,13 +208,7 @@ class EspeakEngine:
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:
         """Speak ``text`` with the public voice ``voice`` in a worker thread."""
-        voice_id = _VOICES.get(voice)
-        if voice_id is None:
-            raise SpeechError(
-                f"unknown voice {voice!r}; expected one of {sorted(_VOICES)}", retryable=False
-            )
-        if not text.strip():
-            raise SpeechError("nothing to say: the text is empty", retryable=False)
+        voice_id = checked_request(_VOICES, voice, text)
         return await asyncio.to_thread(self._synthesize_blocking, text, voice_id)
 
     def _synthesize_blocking(self, text: str, voice_id: str) -> SpeechAudio:

@@ -18,7 +18,7 @@ from typing import Literal
 import openai
 
 from podnex.openai_api import describe_failure
-from podnex.speech.base import SpeechAudio, SpeechError, Voice, split_text
+from podnex.speech.base import SpeechAudio, SpeechError, Voice, checked_request, split_text
 from podnex.speech.decoding import SAMPLE_RATE, decoded_and_checked, speech_from_pcm
 
 __all__ = ["SAMPLE_RATE", "OpenAISpeechEngine"]
@@ -102,14 +102,7 @@ class OpenAISpeechEngine:
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:
         """Speak ``text`` with ``voice``, in pieces when it exceeds the input limit."""
-        voice_id = self._voices.get(voice)
-        if voice_id is None:
-            raise SpeechError(
-                f"unknown voice {voice!r}; expected one of {sorted(self._voices)}",
-                retryable=False,
-            )
-        if not text.strip():
-            raise SpeechError("nothing to say: the text is empty", retryable=False)
+        voice_id = checked_request(self._voices, voice, text)
         pcm = bytearray()
         for piece in split_text(text, self.max_input_chars):
             pcm += await self._speak(piece, voice_id)

@@ -22,7 +22,14 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from podnex.speech.base import SpeechAudio, SpeechError, Voice, split_text, voice_names
+from podnex.speech.base import (
+    SpeechAudio,
+    SpeechError,
+    Voice,
+    checked_request,
+    split_text,
+    voice_names,
+)
 from podnex.speech.decoding import decoded_and_checked, speech_from_pcm
 from podnex.speech.failures import plain_message, status_failure, transport_failure
 
@@ -103,14 +110,7 @@ class UnrealSpeechEngine:
         return self._catalogue
 
     async def synthesize(self, text: str, voice: str) -> SpeechAudio:
-        voice_id = self._voices.get(voice)
-        if voice_id is None:
-            raise SpeechError(
-                f"unknown voice {voice!r}; expected one of {sorted(self._voices)}",
-                retryable=False,
-            )
-        if not text.strip():
-            raise SpeechError("nothing to say: the text is empty", retryable=False)
+        voice_id = checked_request(self._voices, voice, text)
         pcm = bytearray()
         for piece in split_text(text, self.max_input_chars):
             pcm += await self._speak(piece, voice_id)
