@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.client import Client
@@ -40,6 +41,27 @@ class WebhookActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.deps = deps
 
+    async def _record(
+        self,
+        delivery_id: uuid.UUID,
+        attempt: webhooks.Attempt,
+        outcome: webhooks.Outcome,
+        next_attempt_at: datetime | None,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """Write one attempt (and the delivery's outcome) to the delivery log."""
+        async with self.deps.db.transaction() as session:
+            await webhooks.record_attempt(
+                session,
+                delivery_id,
+                attempt,
+                outcome=outcome,
+                next_attempt_at=next_attempt_at,
+                policy=self.deps.webhooks,
+                reason=reason,
+            )
+
     @activity.defn(name=DELIVER_WEBHOOK_ACTIVITY)
     async def deliver_webhook(self, request: WebhookDeliveryInput) -> None:
         """One signed POST; a failure is retried by Temporal until the window has passed."""
@@ -62,29 +84,12 @@ class WebhookActivities:
                 reason = f"URL refused: {problem}"
         if reason is not None:
             attempt = webhooks.Attempt(at=now, status_code=None, error=reason, duration_ms=0)
-            async with self.deps.db.transaction() as session:
-                await webhooks.record_attempt(
-                    session,
-                    delivery_id,
-                    attempt,
-                    outcome="FAILED",
-                    next_attempt_at=None,
-                    policy=policy,
-                    reason=reason,
-                )
+            await self._record(delivery_id, attempt, "FAILED", None, reason=reason)
             raise ApplicationError(reason, type="WebhookRefused", non_retryable=True)
 
         attempt = await webhooks.send(target, now, timeout_seconds=policy.timeout_seconds)
         if attempt.succeeded:
-            async with self.deps.db.transaction() as session:
-                await webhooks.record_attempt(
-                    session,
-                    delivery_id,
-                    attempt,
-                    outcome="SUCCEEDED",
-                    next_attempt_at=None,
-                    policy=policy,
-                )
+            await self._record(delivery_id, attempt, "SUCCEEDED", None)
             log().info(
                 "webhook delivered", delivery_id=str(delivery_id), status=attempt.status_code
             )
@@ -92,27 +97,10 @@ class WebhookActivities:
         expired = now - target.delivery.window_started_at >= policy.give_up_after
         if expired:
             reason = f"Gave up after {policy.give_up_after}: {attempt.error}"
-            async with self.deps.db.transaction() as session:
-                await webhooks.record_attempt(
-                    session,
-                    delivery_id,
-                    attempt,
-                    outcome="FAILED",
-                    next_attempt_at=None,
-                    policy=policy,
-                    reason=reason,
-                )
+            await self._record(delivery_id, attempt, "FAILED", None, reason=reason)
             raise ApplicationError(reason, type="WebhookGaveUp", non_retryable=True)
         next_at = now + webhook_retry_delay(activity.info().attempt)
-        async with self.deps.db.transaction() as session:
-            await webhooks.record_attempt(
-                session,
-                delivery_id,
-                attempt,
-                outcome="RETRYING",
-                next_attempt_at=next_at,
-                policy=policy,
-            )
+        await self._record(delivery_id, attempt, "RETRYING", next_at)
         raise ApplicationError(
             f"webhook delivery failed: {attempt.error}", type="WebhookDeliveryFailed"
         )
