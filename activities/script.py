@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import ActivityDeps, heartbeating, log, retry_delay
-from podnex import metrics
+from activities.context import ActivityDeps, heartbeating, log, podcast_uuid, retry_delay
+from podnex import metrics, podcasts
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.base import ScriptError, WriteRequest
 from podnex.spec import PodcastSpec
@@ -27,7 +27,7 @@ class ScriptActivities:
 
     @activity.defn(name="write_script")
     async def write_script(self, request: ScriptRequest) -> Script:
-        """Write the script with the configured writer.
+        """Write the script with the configured writer, and keep it with the podcast.
 
         Writer failures become ApplicationErrors of the writer's kind: non-retryable when
         trying again is pointless (notes with nothing to say, a refused request, output
@@ -55,6 +55,8 @@ class ScriptActivities:
                 non_retryable=not exc.retryable,
                 next_retry_delay=retry_delay(exc.retry_after),
             ) from exc
+        async with self.deps.db.transaction() as session:
+            await podcasts.save_script(session, podcast_uuid(request.podcast_id), script)
         log().info(
             "script written", writer=writer.name, lines=len(script.lines), words=script.word_count
         )

@@ -82,6 +82,9 @@ RETRY_RESPONSES: dict[int, ResponseSpec] = {
     ),
 }
 
+SCRIPT_RESPONSES: dict[int, ResponseSpec] = error_responses(
+    400, 404, *AUTHENTICATED, descriptions={404: "Not found, or its script not written yet"}
+)
 TRANSCRIPT_RESPONSES: dict[int, ResponseSpec] = error_responses(
     400, 404, *AUTHENTICATED, descriptions={404: "Not found, or not completed yet"}
 )

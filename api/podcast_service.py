@@ -32,6 +32,7 @@ from podnex import podcasts
 from podnex.models import Podcast, User
 from podnex.providers import ENGLISH, parts_not_speaking
 from podnex.script.notes import parse_document
+from podnex.script.types import ScriptLine
 from podnex.spec import PodcastSpec, TranscriptLine
 from podnex.storage import DownloadLink, delete_podcast_objects, download_link
 from podnex.vocabulary import RETRYABLE, PodcastStatus
@@ -397,6 +398,14 @@ class PodcastService:
         if podcast.status is not PodcastStatus.COMPLETED or not podcast.transcript:
             raise ApiError(404, "Transcript not available yet", code="TRANSCRIPT_NOT_READY")
         return podcast, podcasts.transcript_of(podcast)
+
+    async def script(self, podcast_id: str) -> tuple[Podcast, list[ScriptLine]]:
+        """The podcast's written script (404 until its run has written it)."""
+        podcast = await self.get(podcast_id)
+        lines = podcasts.script_of(podcast)
+        if not lines:
+            raise ApiError(404, "Script not written yet", code="SCRIPT_NOT_READY")
+        return podcast, lines
 
     # -- change -----------------------------------------------------------------------------
 

@@ -160,6 +160,10 @@ class PodcastOut(Camel):
     error: str | None
     audio_url: str | None = Field(description="The download endpoint, once the audio exists.")
     audio_duration: float | None = Field(description="Seconds of audio.")
+    version: int = Field(
+        description="How many times the audio has been published: 1 once the first run "
+        "completes, one more for each re-render."
+    )
     retry_count: int
     workflow_id: str | None
     created_at: datetime
@@ -180,6 +184,7 @@ class PodcastOut(Camel):
             error=podcast.error,
             audio_url=audio_url(podcast),
             audio_duration=milliseconds(podcast.audio_duration),
+            version=podcast.version,
             retry_count=podcast.retry_count,
             workflow_id=podcast.workflow_id,
             created_at=podcast.created_at,
@@ -408,6 +413,18 @@ class TranscriptLineOut(Camel):
 class TranscriptOut(Camel):
     podcast_id: str
     lines: list[TranscriptLineOut]
+
+
+class ScriptLineOut(Camel):
+    index: int = Field(description="The line's place in the script, from 0.")
+    speaker: Speaker
+    text: str
+
+
+class ScriptOut(Camel):
+    podcast_id: str
+    version: int = Field(description="How many times the episode's audio has been published.")
+    lines: list[ScriptLineOut]
 
 
 class RetryOut(Camel):

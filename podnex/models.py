@@ -183,6 +183,12 @@ class Podcast(TimestampMixin, Base):
     audio_duration: Mapped[float | None] = mapped_column(Float)
     audio_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonColumn)
+    script: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonColumn)
+    """The written script's lines (speaker, text), kept from the moment it is written."""
+    version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    """How many times its audio has been published: 1 after the first run completes."""
 
     quota_reserved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     quota_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podnex.models import Podcast
+from podnex.script.types import Script, ScriptLine
 from podnex.spec import PodcastSpec, RunState, TranscriptLine
 from podnex.vocabulary import PodcastStatus
 
@@ -40,6 +41,8 @@ __all__ = [
     "parse_id",
     "reset_for_retry",
     "restore",
+    "save_script",
+    "script_of",
     "soft_delete",
     "spec_of",
     "transcript_of",
@@ -113,6 +116,20 @@ def transcript_of(podcast: Podcast) -> list[TranscriptLine]:
     ]
 
 
+def script_of(podcast: Podcast) -> list[ScriptLine]:
+    """The stored script's lines in speaking order (empty until the script is written)."""
+    return [ScriptLine.model_validate(line) for line in podcast.script or []]
+
+
+async def save_script(session: AsyncSession, podcast_id: uuid.UUID, script: Script) -> None:
+    """Keep the script written for a podcast with it; a script written again replaces it."""
+    await session.execute(
+        update(Podcast)
+        .where(Podcast.id == podcast_id)
+        .values(script=[line.model_dump(mode="json") for line in script.lines])
+    )
+
+
 async def create_podcast(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -173,6 +190,7 @@ async def mirror_run_state(
         # A generated title fills a missing one; a title set meanwhile by its owner stays.
         values["title"] = func.coalesce(Podcast.title, clip_title(state.title))
     if state.status is PodcastStatus.COMPLETED:
+        values["version"] = func.greatest(Podcast.version, 1)
         values["audio_key"] = state.audio_key
         values["audio_duration"] = state.audio_duration
         values["audio_size_bytes"] = state.audio_size_bytes

@@ -22,6 +22,7 @@ from api.podcast_docs import (
     CREATE_RESPONSES,
     DOWNLOAD_RESPONSES,
     RETRY_RESPONSES,
+    SCRIPT_RESPONSES,
     TRANSCRIPT_RESPONSES,
     UPDATE_RESPONSES,
 )
@@ -36,6 +37,8 @@ from api.schemas import (
     PodcastOut,
     PodcastStatusOut,
     RetryOut,
+    ScriptLineOut,
+    ScriptOut,
     TranscriptLineOut,
     TranscriptOut,
     UpdatePodcastRequest,
@@ -234,6 +237,26 @@ class PodcastController(Controller):
         return Response(
             Envelope(data=RetryOut(job_id=podcast.workflow_run_id, podcast=PodcastOut.of(podcast))),
             status_code=started_status(started, HTTP_200_OK),
+        )
+
+    @get(
+        "/{podcast_id:str}/script",
+        operation_id="getPodcastScript",
+        responses=SCRIPT_RESPONSES,
+        summary="The written script: each line's index, speaker and text",
+        description="Available once the run has written the script, before the audio is done.",
+    )
+    async def script(self, service: Service, podcast_id: FromPath[str]) -> Envelope[ScriptOut]:
+        podcast, lines = await service.script(podcast_id)
+        return Envelope(
+            data=ScriptOut(
+                podcast_id=str(podcast.id),
+                version=podcast.version,
+                lines=[
+                    ScriptLineOut(index=index, speaker=line.speaker, text=line.text)
+                    for index, line in enumerate(lines)
+                ],
+            )
         )
 
     @get(

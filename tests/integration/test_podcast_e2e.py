@@ -101,6 +101,13 @@ async def test_notes_become_a_two_voice_mp3(
         row = await session.get(Podcast, uuid.UUID(podcast_id))
         assert row is not None and row.transcript
         transcript = row.transcript
+    script = await api.client.get(f"/api/v1/podcasts/{podcast_id}/script", headers=user.headers)
+    assert script.status_code == 200, script.text
+    assert script.json()["data"]["version"] == data["version"] == 1
+    assert script.json()["data"]["lines"] == [
+        {"index": index, "speaker": line["speaker"], "text": line["text"]}
+        for index, line in enumerate(transcript)
+    ], "the stored script is what was spoken"
     words = sum(len(line["text"].split()) for line in transcript)
     predicted = words / ESPEAK_WORDS_PER_MINUTE * 60
     print(f"MP3: {duration:.1f}s for {words} words ({predicted:.1f}s predicted), {len(mp3)} bytes")

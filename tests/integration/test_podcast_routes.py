@@ -112,6 +112,13 @@ async def test_transcript_json_and_vtt(api: LiveApi, user: ApiUser) -> None:
     assert bad.status_code == 400
 
 
+async def test_script_is_404_until_written(api: LiveApi, user: ApiUser, db: Database) -> None:
+    podcast = await stored_podcast(db, user)
+    missing = await api.client.get(f"/api/v1/podcasts/{podcast.id}/script", headers=user.headers)
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["code"] == "SCRIPT_NOT_READY"
+
+
 async def test_delete_completed_removes_audio_and_hides_it(
     api: LiveApi, user: ApiUser, settings: Settings
 ) -> None:
@@ -123,7 +130,7 @@ async def test_delete_completed_removes_audio_and_hides_it(
     assert deleted.status_code == 200
     assert deleted.json() == {"success": True, "message": "Podcast deleted"}
     assert not audio.exists()
-    for suffix in ("", "/status", "/download", "/transcript"):
+    for suffix in ("", "/status", "/download", "/transcript", "/script"):
         gone = await api.client.get(url + suffix, headers=user.headers)
         assert gone.status_code == 404
     listed = (await api.client.get("/api/v1/podcasts", headers=user.headers)).json()["data"]
@@ -211,6 +218,7 @@ async def test_another_users_podcast_is_404_everywhere_and_unchanged(
         ("GET", f"{url}/status", None),
         ("GET", f"{url}/download", None),
         ("GET", f"{url}/transcript", None),
+        ("GET", f"{url}/script", None),
         ("POST", f"{url}/cancel", None),
         ("POST", f"{url}/retry", None),
     ]
