@@ -169,6 +169,34 @@ _PHRASES = _rules(
         (r"\bsummari[sz]e\b", "sum up"),
         (r"\bincorporated into\b", "included in"),
         (r"^historically,\s*", "In the past, "),
+        (r"^permission to (.{5,160}?) is granted\b", r"You're free to \1"),
+        (r"^permission is granted to\b", "You're free to"),
+        (r"^according to ([A-Z][^,]{1,40}), (?!however)", r"\1 says "),
+        (r"\bnotwithstanding the foregoing,?", "even so,"),
+        (r"\bnevertheless\b", "still"),
+        (r"\bin accordance with\b", "following"),
+        (r"\bto the extent\b", "as far as"),
+        (r"\bhaving an office at\b", "with an office at"),
+        (r"\bin order for\b", "for"),
+        (r"\bsimilar to\b", "like"),
+        (r"\bpermitted\b", "allowed"),
+        (r"\bpermits\b", "allows"),
+        (r"\bpermit\b", "allow"),
+        (r"\bterminate(s|d)?\b", r"end\1"),
+        (r"\bbrief\b", "short"),
+        (r"\bcompletely\b", "fully"),
+        (r"\bconsists of\b", "is made of"),
+        (r"\bcontains\b", "has"),
+        (r"\bprevious\b", "earlier"),
+        (r"\bpreviously\b", "earlier"),
+        (r"\bspecified\b", "given"),
+        (r"\bthe above\b", "that"),
+        (r"\bpertaining to\b", "about"),
+        (r"\barising under\b", "coming up under"),
+        (r"\bby clicking on\b", "by clicking"),
+        (r"\bwill govern\b", "applies to"),
+        (r"\b(will be|is) governed by\b", "falls under"),
+        (r"\bagrees to the\b", "accepts the"),
         (r"(?<![\w'])(?<!the )(?<!The )Licensee\b", "the licensee"),
         (r"^the licensee\b", "The licensee"),
     )
@@ -492,6 +520,80 @@ def _which(sentence: str) -> str:
     return f"{sentence[: found.start()]}. {opener} {sentence[found.end() :]}"
 
 
+_WORD_IN_LIST = r"[\w'/+-]+(?:\.[\w'/+-]+)*"
+_ITEM = rf"(?=[A-Za-z0-9]){_WORD_IN_LIST}(?: {_WORD_IN_LIST}){{0,3}}"
+_LIST = re.compile(
+    rf"(?P<first>{_ITEM}), (?P<second>{_ITEM}), (?P<third>{_ITEM})(?P<more>(?:, {_ITEM})+),?"
+    rf" (?P<joint>and|or) (?P<last>{_ITEM})(?=[,.;:!?]|$|\s(?:that|which|to)\b)"
+)
+#: Words that end the phrase before a list rather than start its first item.
+_LIST_LEADS = frozenset(
+    "for with of to in on by from like as including is are was were be has have had "
+    "offers offer supports support provides provide includes include contains contain "
+    "adds add added gives give uses use lets let needs need features feature and or "
+    "it they this that these those you we".split()
+)
+_NOT_ITEMS = frozenset("however that which provided if when then so but also as".split())
+_YEARS = re.compile(r"\b(?P<first>(?:19|20)\d\d)(?P<more>(?:, (?:19|20)\d\d){2,})\b")
+_LIST_TAILS = ("among others", "and more", "and a few others")
+
+
+def _years(found: re.Match[str]) -> str:
+    years = [int(found["first"]), *(int(y) for y in found["more"].split(", ")[1:])]
+    if years != list(range(years[0], years[0] + len(years))):
+        return found.group(0)
+    return f"every year from {years[0]} to {years[-1]}"
+
+
+def _lists(sentence: str, key: int) -> str:
+    """A list of five or more items told by its first three ("A, B, C, D, E and F" ->
+    "things like A, B and C, among others"), and a run of years by its first and last:
+    what a speaker does, since no listener keeps a long list."""
+    sentence = _YEARS.sub(_years, sentence)
+    found = _LIST.search(sentence)
+    if not found:
+        return sentence
+    lead, first = [], found["first"].split(" ")
+    while first and first[0].lower() in _LIST_LEADS:
+        lead.append(first.pop(0))
+    items = [" ".join(first), found["second"], found["third"]]
+    others = [item for item in found["more"].split(", ") if item] + [found["last"]]
+    if (
+        found["joint"] != "and"
+        or not items[0]
+        or any(item.split(" ", 1)[0].lower() in _NOT_ITEMS for item in items + others)
+        or any(word.lower() in ("and", "or") for item in items + others for word in item.split())
+    ):
+        return sentence
+    tail = _LIST_TAILS[key % len(_LIST_TAILS)]
+    told = f"things like {items[0]}, {items[1]} and {items[2]}, {tail}"
+    head = sentence[: found.start()] + " ".join([*lead, ""])
+    return f"{head}{told}{sentence[found.end() :]}"
+
+
+_QUALIFIERS = (
+    (re.compile(r", including(?: without limitation)? "), ". That includes "),
+    (re.compile(r", excluding "), ". It leaves out "),
+    (re.compile(r", such as "), ". For example, "),
+    (re.compile(r", for example "), ". For example, "),
+    (re.compile(r", unless "), ". Not if "),
+    (re.compile(r", except "), ". The exception is "),
+    (re.compile(r", where (?=[a-z])"), ". That's where "),
+)
+
+
+def _qualifiers(sentence: str) -> str:
+    """A trailing qualifier said as its own sentence (", including X" -> ". That includes
+    X"), when the sentence is long enough for a listener to need the break."""
+    if len(sentence.split()) < 16:
+        return sentence
+    for pattern, opener in _QUALIFIERS:
+        found = pattern.search(sentence)
+        if found and found.start() >= 30 and len(sentence) - found.end() >= 12:
+            sentence = f"{sentence[: found.start()]}{opener}{sentence[found.end() :]}"
+    return sentence
+
+
 def _changelog(sentence: str, key: int) -> str:
     """ "Fix X" / "Added Y" (a changelog entry) -> "They fixed X" / "This release added Y"."""
     found = _CHANGELOG.match(sentence)
@@ -538,10 +640,12 @@ def respeak(sentence: str, key: int = 0) -> str:
     text = _changelog(text, key)
     text = _apply(_PHRASES, text)
     text = _apply(_CONTRACTIONS, text)
+    text = _lists(text, key)
     for pattern, spoken in _VOICE:
         text = pattern.sub(spoken, text)
     text = _that(text)
     text = _which(text)
+    text = _qualifiers(text)
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
     text = re.sub(r",\s*,", ",", text)
     text = re.sub(r"\s{2,}", " ", text).strip()

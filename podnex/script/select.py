@@ -73,7 +73,7 @@ def score_sections(sections: Sequence[Section]) -> list[Part]:
     for section in sections:
         sentences: list[Sentence] = []
         for position, sentence in enumerate(section.sentences):
-            if has_hole(sentence):
+            if has_hole(sentence) or _shouted(sentence):
                 continue
             normal = _normalised(sentence)
             words = set(normal.split())
@@ -94,6 +94,13 @@ def score_sections(sections: Sequence[Section]) -> list[Part]:
         if sentences:
             parts.append(Part(section.heading, tuple(sentences)))
     return parts
+
+
+def _shouted(sentence: str) -> bool:
+    """A sentence in capitals (a licence's warranty disclaimer): boilerplate that nobody
+    reads aloud, and that a speech engine would read as if shouting."""
+    letters = [ch for ch in sentence if ch.isalpha()]
+    return len(sentence.split()) >= 6 and sum(ch.isupper() for ch in letters) >= 0.8 * len(letters)
 
 
 def _near_duplicate(words: set[str], seen: list[set[str]]) -> bool:

@@ -288,3 +288,18 @@ def test_pathological_notes_still_give_a_sized_script(notes: str) -> None:
         script = write(notes, duration)
         assert_well_formed(script)
         assert estimate_minutes(script.lines) <= MAX_MINUTES[duration]
+
+
+def test_a_disclaimer_in_capitals_is_not_read_aloud() -> None:
+    from podnex.script.notes import parse_document
+    from podnex.script.select import score_sections
+
+    notes = (
+        "You may copy the software and share it with anyone you like.\n\n"
+        "THE SOFTWARE IS PROVIDED AS IS, WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.\n\n"
+        "The NASA team and the W3C helped with the first release of the tool.\n"
+    )
+    parts = score_sections(parse_document(notes).sections)
+    kept = [sentence.text for part in parts for sentence in part.sentences]
+    assert not any("WARRANTY" in text for text in kept)
+    assert any("NASA" in text for text in kept), "names in capitals inside a sentence stay"

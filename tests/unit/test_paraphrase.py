@@ -37,3 +37,50 @@ def test_the_subject_just_named_is_said_as_a_pronoun() -> None:
         "They're used everywhere."
     )
     assert pronoun_start("Finding 3 says so.", "Finding 3") == "Finding 3 says so."
+
+
+def test_a_long_list_is_told_by_its_first_items() -> None:
+    said = respeak(
+        "It offers data validation, dependency injection, ORM integration, a plugin API, "
+        "middleware, and caching.",
+        0,
+    )
+    assert said == (
+        "It offers things like data validation, dependency injection and ORM integration, "
+        "among others."
+    )
+    # Three items, an "or" list, or a list with a clause inside are said as written.
+    short = "It reads JSON, YAML and TOML files."
+    assert respeak(short) == short
+    either = "You can pick one of red, green, blue, cyan, or magenta."
+    assert respeak(either) == either
+
+
+def test_a_run_of_years_is_said_by_its_ends() -> None:
+    said = respeak("Copyright 2001, 2002, 2003, 2004 the Foundation.")
+    assert "every year from 2001 to 2004" in said
+    gaps = "Releases came out in 2001, 2005, 2019 and 2020."
+    assert "every year" not in respeak(gaps)
+
+
+def test_a_long_sentence_tells_its_qualifier_separately() -> None:
+    said = respeak(
+        "This agreement falls under the federal intellectual property law of the United "
+        "States, including the federal copyright law."
+    )
+    assert said.endswith(". That includes the federal copyright law.")
+    short = "It runs everywhere, including Windows."
+    assert respeak(short) == short
+
+
+def test_licence_phrasing_is_said_plainly() -> None:
+    assert (
+        respeak(
+            "Permission to use and copy this software is hereby granted, provided that the "
+            "notice is kept."
+        )
+        == "You're free to use and copy this software, as long as the notice is kept."
+    )
+    assert respeak("According to Richard Stallman, 1.6.1 is not GPL-compatible.") == (
+        "Richard Stallman says 1.6.1 isn't GPL-compatible."
+    )

@@ -108,8 +108,12 @@ def test_length_in_minutes(name: str) -> None:
     assert long >= short
     if name in ("readme-litestar.md", "prose-python-licence.txt"):
         assert short >= 4.0  # enough notes for a full SHORT episode
-    if name == "prose-python-licence.txt":
+    if name == "readme-changelog-python-dotenv.md":
         assert long >= 13.0  # and for a full LONG one
+    if name == "prose-python-licence.txt":
+        # Its warranty disclaimers in capitals are not read aloud; the rest holds about
+        # 12 minutes, and LONG says all of it rather than padding.
+        assert long >= 11.0
 
 
 @pytest.mark.parametrize("rate", [150, ESPEAK_SPOKEN_WORDS_PER_MINUTE])
@@ -155,10 +159,9 @@ def test_parsing_drops_navigation_badges_sign_offs_and_bug_numbers() -> None:
     assert changelog.sections[0].heading == "Version 1.2.1-3"
 
 
-VERBATIM_CEILING = 0.55
-"""Issue 13 asks for at most 0.5. The guest now retells the notes (podnex.script.paraphrase)
-and these SHORT episodes are at 26-49%, but the quality set still has episodes at 51-55%
-(docs/quality.md), so the bound is 0.55 until every text is under 0.5."""
+VERBATIM_CEILING = 0.5
+"""Issue 13: at most half of an episode's words inside runs of 8+ words copied from the
+notes (the quality set in docs/quality.md is at 16-49%)."""
 
 
 @pytest.mark.parametrize("name", TEXTS)
