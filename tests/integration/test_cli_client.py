@@ -10,11 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 from temporalio.client import Client
 
 from api.app import create_app
+from podnex.db import Database
+from podnex.models import Subscription
+from podnex.plans import Plan
 from podnex.settings import Settings
-from tests.conftest import ApiUser, LiveApi, serve
+from tests.conftest import ApiUser, LiveApi, make_user, serve
 from tests.integration.notes import NOTES
 from tests.integration.workers import ScriptedEngine, worker_with
 
@@ -89,6 +93,24 @@ async def test_clear_errors(api: LiveApi, user: ApiUser, tmp_path: Path) -> None
         "make", str(tmp_path / "missing.md"), env=env_for(api.base_url, user)
     )
     assert code == 2 and "cannot read" in stderr, stderr
+
+
+async def test_a_refused_podcast_says_why(api: LiveApi, db: Database, tmp_path: Path) -> None:
+    owner = await make_user(db, Plan.FREE)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.user_id == owner.id)
+            .values(current_podcast_count=5)
+        )
+    notes = tmp_path / "notes.md"
+    notes.write_text(NOTES)
+    code, stdout, stderr = await podnex("make", str(notes), env=env_for(api.base_url, owner))
+    assert code == 1, (stdout, stderr)
+    assert stderr.startswith("error: ") and "Monthly podcast limit reached (5)" in stderr, stderr
+    assert "Created podcast" not in stdout, stdout
+    code, stdout, _ = await podnex("list", env=env_for(api.base_url, owner))
+    assert code == 0, stdout
 
 
 async def test_ctrl_c_asks_and_cancels_the_run(
