@@ -194,7 +194,7 @@ class FeedUrls:
         return f"{self.feeds_url}/{self.token}/{podcast.id}/v{podcast.version}.vtt"
 
 
-class PodcastIndexExtension(BaseExtension):  # type: ignore[misc]
+class PodcastIndexExtension(BaseExtension):
     """The channel's Podcasting 2.0 namespace and tags, and `itunes:explicit` as Apple's
     current specification writes it."""
 
@@ -218,7 +218,7 @@ class PodcastIndexExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class PodcastIndexEntryExtension(BaseEntryExtension):  # type: ignore[misc]
+class PodcastIndexEntryExtension(BaseEntryExtension):
     """An item's `podcast:transcript` tags."""
 
     def __init__(self) -> None:

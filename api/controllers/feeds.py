@@ -30,7 +30,7 @@ from api.paths import FEEDS_PATH
 from api.schemas import CreatedFeedOut, Envelope, FeedOut, MessageEnvelope
 from api.state import state_of
 from podnex.captions import webvtt
-from podnex.models import User
+from podnex.models import Podcast, User
 from podnex.podcasts import transcript_of
 
 Service = NamedDependency[FeedService]
@@ -139,18 +139,23 @@ class PublicFeedController(Controller):
     async def feed(
         self, request: Request[Any, Any, Any], name: FromPath[str], service: Service
     ) -> Response[bytes]:
-        token, dot, suffix = name.rpartition(".")
-        if not dot or suffix != "xml":
-            raise ApiError(404, "Feed not found")
-        document = await service.feed(token)
-        headers = {
-            "ETag": document.etag,
-            "Last-Modified": http_date(document.last_modified),
-            "Cache-Control": FEED_CACHE_CONTROL,
-        }
+        document = await service.feed(_feed_token(name))
+        headers = _feed_headers(document)
         if not_modified(request, document):
             return Response(b"", status_code=304, headers=headers)
         return Response(document.body, media_type=RSS_TYPE, headers=headers)
+
+    @head("/{name:str}", operation_id="headFeed", include_in_schema=False)
+    async def head_feed(
+        self, request: Request[Any, Any, Any], name: FromPath[str], service: Service
+    ) -> Response[None]:
+        """The GET's status and headers (304 included), without the body."""
+        document = await service.feed(_feed_token(name))
+        headers = _feed_headers(document)
+        if not_modified(request, document):
+            return Response(None, status_code=304, headers=headers)
+        headers |= {"Content-Type": RSS_TYPE, "Content-Length": str(len(document.body))}
+        return Response(None, headers=headers)
 
     @get(
         "/{token:str}/{podcast_id:str}/{file:str}",
@@ -239,7 +244,23 @@ class PublicFeedController(Controller):
         return head_response(located)
 
 
-def _captions(podcast: Any) -> bytes:
+def _feed_token(name: str) -> str:
+    """The token of `/feeds/{token}.xml` (404 for any other name)."""
+    token, dot, suffix = name.rpartition(".")
+    if not dot or suffix != "xml":
+        raise ApiError(404, "Feed not found")
+    return token
+
+
+def _feed_headers(document: FeedDocument) -> dict[str, str]:
+    return {
+        "ETag": document.etag,
+        "Last-Modified": http_date(document.last_modified),
+        "Cache-Control": FEED_CACHE_CONTROL,
+    }
+
+
+def _captions(podcast: Podcast) -> bytes:
     return webvtt(transcript_of(podcast)).encode()
 
 

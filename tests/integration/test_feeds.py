@@ -19,7 +19,7 @@ from podnex import apikeys
 from podnex.db import Database
 from podnex.feeds import PODCAST_NAMESPACE
 from podnex.logging import redact_text
-from podnex.models import FeedToken, Podcast
+from podnex.models import FeedToken, Podcast, User
 from podnex.settings import Settings
 from podnex.storage import create_storage
 from tests.conftest import ApiUser, LiveApi, make_user
@@ -105,7 +105,7 @@ async def test_feed_reads_cleanly_and_lists_only_the_owners_completed_podcasts(
         assert entry.guidislink is False
         assert entry.title == row.title and entry.summary and "<" not in entry.summary
         assert entry.published_parsed is not None
-        assert entry.itunes_duration == str(round(row.audio_duration))
+        assert entry.itunes_duration == str(round(row.audio_duration or 0))
         (enclosure,) = entry.enclosures
         assert enclosure.type == "audio/mpeg"
         assert int(enclosure.length) == row.audio_size_bytes
@@ -186,6 +186,13 @@ async def test_feed_answers_304_until_it_changes(api: LiveApi, library: Library)
     assert etag.startswith('W/"') and first.headers["cache-control"] == "private, no-cache"
     assert parsedate_to_datetime(modified) <= datetime.now(UTC)
 
+    headed = await api.client.head(library.feed_path)
+    assert headed.status_code == 200 and headed.content == b""
+    assert headed.headers["etag"] == etag
+    assert int(headed.headers["content-length"]) == len(first.content)
+    headed = await api.client.head(library.feed_path, headers={"If-None-Match": etag})
+    assert headed.status_code == 304
+
     again = await api.client.get(library.feed_path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag and again.headers["last-modified"] == modified
@@ -253,6 +260,15 @@ async def test_token_is_shown_once_rotated_and_revoked(
         assert response.json()["code"] == "NOT_FOUND"
     new_audio = local(api, parse(await api.client.get(rotated)).entries[0].enclosures[0].href)
     assert (await api.client.head(new_audio)).status_code == 200
+
+    async with db.transaction() as session:  # a disabled user's feed stops too
+        await session.execute(
+            update(User).where(User.id == user.id).values(disabled_at=datetime.now(UTC))
+        )
+    assert (await api.client.get(rotated)).status_code == 404
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == user.id).values(disabled_at=None))
+    assert (await api.client.get(rotated)).status_code == 200
 
     revoked = await api.client.delete(FEED, headers=user.headers)
     assert revoked.status_code == 200, revoked.text
