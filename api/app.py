@@ -22,6 +22,7 @@ from api.bodies import json_body_guard
 from api.controllers.admin import AdminController
 from api.controllers.api_keys import ApiKeyController
 from api.controllers.billing import BillingController, BillingWebhookController
+from api.controllers.feeds import FeedTokenController, PublicFeedController
 from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
 from api.controllers.page import OfflineScalarRenderPlugin, media_sources, page, static_files
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BillingController,
             BillingWebhookController,
             AdminController,
+            FeedTokenController,
+            PublicFeedController,
             page,
             *static_files(),
         ],

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from api.metrics import HttpMetricsMiddleware, route_template
-from api.paths import FILES_PATH, METRICS_PATH, PAGE_PATH, SCHEMA_PATH
+from api.paths import AUDIO_PATHS, METRICS_PATH, PAGE_PATH, SCHEMA_PATH
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -145,7 +145,7 @@ class RequestContextMiddleware:
 class SecurityHeadersMiddleware:
     """helmet's default security headers on every HTTP response; X-Powered-By removed.
 
-    Headers a handler set itself win. Audio under /api/v1/files is served with
+    Headers a handler set itself win. Audio (`api.paths.AUDIO_PATHS`) is served with
     `Cross-Origin-Resource-Policy: cross-origin` so that a player on another origin (the web
     app) can embed it; everything else is `same-origin`, as with helmet.
     """
@@ -165,7 +165,7 @@ class SecurityHeadersMiddleware:
             csp = SCHEMA_CONTENT_SECURITY_POLICY
         else:
             csp = CONTENT_SECURITY_POLICY
-        corp = "cross-origin" if path.startswith(f"{FILES_PATH}/") else "same-origin"
+        corp = "cross-origin" if _AUDIO.search(path) else "same-origin"
         extra = (
             *SECURITY_HEADERS,
             (b"content-security-policy", csp.encode()),
@@ -180,6 +180,9 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_AUDIO = re.compile("|".join(AUDIO_PATHS))
 
 
 def _is_schema(path: str) -> bool:

@@ -11,6 +11,9 @@ SCHEMA_PATH = "/schema"
 METRICS_PATH = "/metrics"
 FILES_PATH = "/api/v1/files"
 """Audio served through signed links (the link is the credential)."""
+FEEDS_PATH = "/feeds"
+"""Each user's private podcast feed and its files (`/feeds/{token}.xml`): the token in the
+path is the credential (`api.controllers.feeds`)."""
 PAGE_PATH = "/"
 """The page to try the API in a browser (`api.controllers.page`)."""
 STATIC_PATH = "/static"
@@ -24,12 +27,14 @@ PUBLIC_PATHS = [
     f"^{READY_PATH}",
     f"^{SCHEMA_PATH}",
     f"^{FILES_PATH}/",
+    f"^{FEEDS_PATH}/",
     f"^{METRICS_PATH}$",
     f"^{PAGE_PATH}$",
     f"^{STATIC_PATH}/",
     f"^{BILLING_WEBHOOK_PATH}$",
 ]
 """Paths answered without an API key: probes, the API documentation, signed file links,
+the private feeds (their token authorises them; the per-address rate limit applies),
 metrics (block `/metrics` at the proxy in production), the page with its static files
 (the page asks for the key and sends it itself), and the payment provider's webhooks
 (each verified by its Standard Webhooks signature)."""
@@ -47,7 +52,10 @@ static files (files from the package: counting them in Postgres would cost more 
 serving them, and the page must load to explain a 503; every API call it makes is
 limited as usual)."""
 
-AUDIO_PATHS = [f"^{FILES_PATH}/"]
+FEED_AUDIO_PATHS = [rf"^{FEEDS_PATH}/[^/]+/[^/]+/v\d+\.mp3$"]
+"""A private feed's enclosures."""
+
+AUDIO_PATHS = [f"^{FILES_PATH}/", *FEED_AUDIO_PATHS]
 """Paths that answer with audio: never compressed, readable across origins."""
 
 EVENT_STREAM_PATHS = [r"^/api/v1/podcasts/[^/]+/events$"]

@@ -371,6 +371,29 @@ class CreatedApiKeyOut(Camel):
     created_at: datetime
 
 
+class FeedOut(Camel):
+    """The caller's private feed. Its token is stored only as a hash, so its address is
+    shown in full only when it is issued (`POST /api/v1/feed`)."""
+
+    prefix: str = Field(description="The token's first characters, to recognise it.")
+    url_hint: str = Field(
+        description="The feed's address with the token cut after its prefix (`…`)."
+    )
+    created_at: datetime
+    last_used_at: datetime | None = Field(
+        description="When a podcast app last used the token (to the minute)."
+    )
+
+
+class CreatedFeedOut(Camel):
+    url: str = Field(
+        description="The feed's address, to paste into a podcast app: shown only in this "
+        "response, never again. Anyone with it can listen: keep it private."
+    )
+    prefix: str
+    created_at: datetime
+
+
 class UpdatePodcastRequest(CamelRequest):
     title: Title | None = None
     note_content: NoteContent | None = Field(

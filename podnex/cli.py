@@ -11,6 +11,7 @@ podnex migrate                                            applies the database m
 The API client (`podnex.client`; --api-url/--api-key or PODNEX_API_URL/PODNEX_API_KEY):
 podnex make notes.md [--duration LONG] [--out episode.mp3] makes a podcast with a progress bar
 podnex status ID | podnex list | podnex cancel ID
+podnex feed [show|rotate|revoke]                           your private podcast feed (RSS)
 
 Errors (unknown user, unknown key) go to stderr with exit status 1.
 """

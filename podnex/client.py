@@ -1,9 +1,13 @@
-"""The `podnex` API client commands: make, status, list, cancel.
+"""The `podnex` API client commands: make, status, list, cancel, feed.
 
 podnex make notes.md [--duration LONG] [--title T] [--out episode.mp3]
     creates the podcast, shows a progress bar fed by its event stream, downloads the MP3
     and prints where it is and how long it lasts; Ctrl-C asks whether to cancel the run.
 podnex status ID | podnex list | podnex cancel ID
+podnex feed [show|rotate|revoke]
+    your private podcast feed: show its token's prefix (the full address is shown only
+    when made), rotate (make a new address, printed alone on stdout; the old one stops
+    working; also makes the first one), revoke (no feed until the next rotate).
 
 The API's URL and key come from --api-url/--api-key or PODNEX_API_URL/PODNEX_API_KEY.
 Problems (no key, a refused key, 400, 403, 404, the API unreachable) are one line on stderr
@@ -26,7 +30,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.prompt import Confirm
 
 DEFAULT_API_URL = "http://localhost:8000"
-CLIENT_COMMANDS = ("make", "status", "list", "cancel")
+CLIENT_COMMANDS = ("make", "status", "list", "cancel", "feed")
+FEED_ACTIONS = ("show", "rotate", "revoke")
 
 
 class ClientError(Exception):
@@ -59,6 +64,16 @@ def add_client_commands(commands: Any) -> None:
     cancel = commands.add_parser("cancel", help="cancel a podcast being made")
     cancel.add_argument("id")
     common(cancel)
+    feed = commands.add_parser("feed", help="your private podcast feed (RSS) for podcast apps")
+    feed.add_argument(
+        "feed_action",
+        nargs="?",
+        choices=FEED_ACTIONS,
+        default="show",
+        metavar="{show,rotate,revoke}",
+        help="show (default), rotate (a new address; also makes the first) or revoke",
+    )
+    common(feed)
 
 
 def explain(response: httpx.Response) -> str:
@@ -91,7 +106,8 @@ class Api:
             raise ClientError(f"cannot reach the API at {self.http.base_url}: {exc}") from exc
         if response.status_code >= 400:
             raise ClientError(explain(response))
-        return response.json()["data"]
+        body = response.json()
+        return body.get("data", body)  # a message envelope has no data: the body itself
 
     def events(self, podcast_id: str) -> Any:
         """The podcast's server-sent events, parsed, until the final one."""
@@ -180,6 +196,32 @@ def make(api: Api, args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def feed(api: Api, action: str, err: Console) -> int:
+    """`podnex feed`: the URL of a new feed goes alone to stdout (for scripts); the rest
+    is for people."""
+    if action == "rotate":
+        data = api.call("POST", "/api/v1/feed")
+        print(data["url"], flush=True)
+        err.print("Add this address to your podcast app; it is shown only now. Anyone with it")
+        err.print("can listen, so keep it private (`podnex feed rotate` replaces it).")
+        return 0
+    if action == "revoke":
+        api.call("DELETE", "/api/v1/feed")
+        print("Feed revoked: its address answers 404 from now on", flush=True)
+        return 0
+    try:
+        data = api.call("GET", "/api/v1/feed")
+    except ClientError as exc:
+        if "No feed yet" in str(exc):
+            print("No feed yet: `podnex feed rotate` makes one", flush=True)
+            return 0
+        raise
+    used = data.get("lastUsedAt") or "never"
+    print(f"{data['urlHint']}  created {data['createdAt']}  last used {used}", flush=True)
+    err.print("The full address was shown when it was made; `podnex feed rotate` makes a new one.")
+    return 0
+
+
 def run_client(args: argparse.Namespace) -> int:
     out, err = Console(highlight=False), Console(stderr=True, highlight=False)
     try:
@@ -191,6 +233,8 @@ def run_client(args: argparse.Namespace) -> int:
             line = f"{data['id']}  {data['status']}  {data['progress']}%  {data['currentStep']}"
             out.print(line + (f"  error: {data['error']}" if data.get("error") else ""))
             return 0
+        if args.command == "feed":
+            return feed(api, args.feed_action, err)
         if args.command == "list":
             rows = api.call("GET", "/api/v1/podcasts", params={"limit": args.limit})
             for row in rows:

@@ -4,9 +4,10 @@ Context travels through structlog's contextvars: the API binds `request_id` and 
 for each request, the worker binds `workflow_id`, `run_id`, `activity` and `attempt` for each
 activity, so every line written meanwhile (by podnex, a library or the standard library's
 logging) carries them. Fields whose names say they hold a secret are masked, and so is any
-API key (`pnx_…`) or download-link signature (`signature=…`) in the rendered line: a
-message, an access-log line with a query string, an exception's text. Tracebacks never
-show local variables (the console's rich tracebacks would print request headers).
+API key (`pnx_…`), feed token (`pnf_…`) or download-link signature (`signature=…`) in the
+rendered line: a message, an access-log line with a path or query string, an exception's
+text. Tracebacks never show local variables (the console's rich tracebacks would print
+request headers).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ _SECRET_NAME = re.compile(
     re.I,
 )
 _SECRET_TEXT = re.compile(
-    r"(?P<key>pnx_[A-Za-z0-9_-]{8,})"
+    r"(?P<key>pn[xf]_[A-Za-z0-9_-]{8,})"
     r"|(?P<query>(?:signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)"
     r"[^&\s\"'\\]+",
     re.I,
 )
-"""Secrets recognisable inside text: podnex API keys, and link signatures (ours and S3's
+"""Secrets recognisable inside text: podnex API keys and feed tokens (`pnf_…`, in a feed's
+paths), and link signatures (ours and S3's
 presigned ones) in a query string."""
 
 

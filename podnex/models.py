@@ -33,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BillingEvent",
+    "FeedToken",
     "Podcast",
     "PodcastDuration",
     "PodcastStatus",
@@ -96,6 +97,23 @@ class ApiKey(Base):
     )
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedToken(Base):
+    """A user's private feed token (`podnex.feeds`): at most one a user, stored as a hash.
+    Rotating replaces the hash (the old token dies); revoking deletes the row."""
+
+    __tablename__ = "feed_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefix: Mapped[str] = mapped_column(String(32), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Subscription(TimestampMixin, Base):

@@ -1,5 +1,9 @@
 """/api/v1/files/{key}: stored audio through signed, expiring links (for storage that has no
-links of its own: see `podnex.storage.download_link`)."""
+links of its own: see `podnex.storage.download_link`).
+
+`locate`, `audio_response` and `head_response` serve stored audio with Range and HEAD for
+any route that has authorised the caller another way (the private feed's enclosures:
+`api.controllers.feeds`)."""
 
 from __future__ import annotations
 
@@ -62,15 +66,7 @@ class FileController(Controller):
         expires: Annotated[int, QueryParameter(ge=0, description="Unix time the link expires")],
         signature: FromQuery[str],
     ) -> Response[bytes]:
-        state: AppState = request.app.state.podnex
-        found = await _locate(request, key, expires, signature)
-        try:
-            body = await state.storage.read_range(found.key, found.start, found.length)
-        except (ObjectNotFound, StorageError) as exc:
-            raise ApiError(404, "Not found") from exc
-        return Response(
-            body, status_code=found.status, media_type=found.content_type, headers=found.headers
-        )
+        return await audio_response(request, await _locate(request, key, expires, signature))
 
     @head("/{key:path}", operation_id="headFile", include_in_schema=False)
     async def head_file(
@@ -81,13 +77,7 @@ class FileController(Controller):
         signature: FromQuery[str],
     ) -> Response[None]:
         """The GET's status and headers (length, type, range), without reading the audio."""
-        found = await _locate(request, key, expires, signature)
-        headers = {
-            **found.headers,
-            "Content-Type": found.content_type,
-            "Content-Length": str(found.length),
-        }
-        return Response(None, status_code=found.status, headers=headers)
+        return head_response(await _locate(request, key, expires, signature))
 
 
 @dataclass(frozen=True)
@@ -110,14 +100,27 @@ async def _locate(
     key = key.lstrip("/")
     if not verify(state.secret_key, key, expires, signature, time.time()):
         raise ApiError(403, "Link invalid or expired", code="LINK_INVALID")
+    return await locate(request, key, filename=f"{key.rsplit('/', 2)[-2]}.mp3")
+
+
+async def locate(
+    request: Request[Any, Any, Any],
+    key: str,
+    *,
+    filename: str,
+    cache_control: str = "private, max-age=300",
+) -> Located:
+    """Find a stored object and the part of it the request's `Range` asks for (404, 416);
+    for any route that has already decided the caller may read `key`."""
+    state: AppState = request.app.state.podnex
     try:
         stored = await state.storage.stat(key)
     except (ObjectNotFound, StorageError) as exc:
         raise ApiError(404, "Not found") from exc
     headers = {
         "Accept-Ranges": "bytes",
-        "Cache-Control": "private, max-age=300",
-        "Content-Disposition": f'inline; filename="{key.rsplit("/", 2)[-2]}.mp3"',
+        "Cache-Control": cache_control,
+        "Content-Disposition": f'inline; filename="{filename}"',
     }
     try:
         wanted = parse_range(request.headers.get("range"), stored.size)
@@ -133,3 +136,25 @@ async def _locate(
         (start, end), status = wanted, 206
         headers["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
     return Located(key, stored.content_type, status, start, end - start + 1, headers)
+
+
+async def audio_response(request: Request[Any, Any, Any], found: Located) -> Response[bytes]:
+    """The located object's bytes (all of it, 200, or the range asked for, 206)."""
+    state: AppState = request.app.state.podnex
+    try:
+        body = await state.storage.read_range(found.key, found.start, found.length)
+    except (ObjectNotFound, StorageError) as exc:
+        raise ApiError(404, "Not found") from exc
+    return Response(
+        body, status_code=found.status, media_type=found.content_type, headers=found.headers
+    )
+
+
+def head_response(found: Located) -> Response[None]:
+    """What `audio_response` would answer, without the body (HEAD)."""
+    headers = {
+        **found.headers,
+        "Content-Type": found.content_type,
+        "Content-Length": str(found.length),
+    }
+    return Response(None, status_code=found.status, headers=headers)
