@@ -528,12 +528,64 @@ _LIST = re.compile(
 )
 #: Words that end the phrase before a list rather than start its first item.
 _LIST_LEADS = frozenset(
-    "for with of to in on by from like as including is are was were be has have had "
-    "offers offer supports support provides provide includes include contains contain "
-    "adds add added gives give uses use lets let needs need features feature and or "
-    "it they this that these those you we".split()
+    [
+        "for",
+        "with",
+        "of",
+        "to",
+        "in",
+        "on",
+        "by",
+        "from",
+        "like",
+        "as",
+        "including",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "has",
+        "have",
+        "had",
+        "offers",
+        "offer",
+        "supports",
+        "support",
+        "provides",
+        "provide",
+        "includes",
+        "include",
+        "contains",
+        "contain",
+        "adds",
+        "add",
+        "added",
+        "gives",
+        "give",
+        "uses",
+        "use",
+        "lets",
+        "let",
+        "needs",
+        "need",
+        "features",
+        "feature",
+        "and",
+        "or",
+        "it",
+        "they",
+        "this",
+        "that",
+        "these",
+        "those",
+        "you",
+        "we",
+    ]
 )
-_NOT_ITEMS = frozenset("however that which provided if when then so but also as".split())
+_NOT_ITEMS = frozenset(
+    ["however", "that", "which", "provided", "if", "when", "then", "so", "but", "also", "as"]
+)
 _YEARS = re.compile(r"\b(?P<first>(?:19|20)\d\d)(?P<more>(?:, (?:19|20)\d\d){2,})\b")
 _LIST_TAILS = ("among others", "and more", "and a few others")
 
