@@ -721,7 +721,11 @@ _HOLE_PATTERN = re.compile(
     r"|\(\s*\)|\s[,;]\s*[,;.]",
     re.IGNORECASE,
 )
-_DANGLING_WORD = re.compile(r"\b(?:" + _FUNCTION_WORDS + r"|and|or)\s*[.!?]?\s*$", re.IGNORECASE)
+_DANGLING_WORD = re.compile(
+    r"\b(?:" + _FUNCTION_WORDS + r"|and|or|(?:things|stuff) like|such as|including|the following"
+    r"|as follows)\s*[.!?:]?\s*$",
+    re.IGNORECASE,
+)
 _IMAGE = re.compile(r"!\[[^\[\]]*\](?:\((?:[^()\n]|\([^()\n]*\))*\)|\[[^\[\]]*\])")
 _FOOTNOTE_REF = re.compile(r"\[\^[^\[\]]*\]|\[(?:\d{1,3}|citation needed|!\w+)\]", re.IGNORECASE)
 _LINK = re.compile(r"\[([^\[\]]*)\](?:\((?:[^()\n]|\([^()\n]*\))*\)|\[[^\[\]]*\])")

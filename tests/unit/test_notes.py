@@ -281,3 +281,13 @@ def test_unspeakable_notes_give_no_sections() -> None:
 def test_headings_only_notes_are_spoken_as_headings() -> None:
     sections = parse_notes("# Launch plan\n## Budget review\n## Hiring goals")
     assert sections == [Section(None, ("Launch plan.", "Budget review.", "Hiring goals."))]
+
+
+def test_a_sentence_promising_a_list_that_was_dropped_is_a_hole() -> None:
+    from podnex.script.notes import has_hole
+
+    assert has_hole("Litestar ships with middlewares to handle things like.")
+    assert has_hole("Install it as follows:")
+    assert has_hole("The options are the following.")
+    assert not has_hole("It handles things like CORS.")
+    assert not has_hole("Do what you like.")
