@@ -6,7 +6,9 @@ waiting to start would: the time until it lists 30 s of audio, and until those c
 fetched (each mixed on its first request). Then it is followed as a player follows a
 growing playlist (reloaded every 2 s, each new chunk fetched) until COMPLETED. The same
 notes are then made again with nobody listening, and the two published MP3s compared byte
-for byte: streaming only reads what the run stores, so the episode cannot change.
+for byte: streaming only reads what the run stores, so the episode cannot change. (The
+engine is `RepeatableCloudEngine`: the cloud-like latency on every call, and the same
+audio for the same line in both runs, since espeak-ng's own output varies a little.)
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def _lufs(data: bytes) -> float:
 
 def bench_stream(stack: Stack, key: str, notes: str) -> dict[str, Any]:
     """The phase: one LONG podcast listened to while made, one not; the cloud-like engine."""
-    stack.start_worker("cloud")
+    stack.start_worker("cloud-repeatable")
     listened = asyncio.run(listened_run(stack, key, notes))
     unlistened = asyncio.run(unlistened_run(stack, key, notes))
     episode: bytes = listened.pop("episode")
