@@ -174,7 +174,7 @@ class StreamService:
         self, podcast: Podcast, *, uri: Callable[[int], str], base_url: str
     ) -> Playlist:
         """The playlist as it stands: the chunks ready so far, ended once COMPLETED."""
-        self._require_streamable(podcast)
+        self.require_streamable(podcast)
         layout = self._layout(podcast)
         completed = podcast.status is PodcastStatus.COMPLETED
         if layout is None:
@@ -207,7 +207,7 @@ class StreamService:
 
     async def chunk(self, podcast: Podcast, index: int) -> bytes:
         """Chunk ``index`` (404 until it is listed): cached, or mixed now and cached."""
-        self._require_streamable(podcast)
+        self.require_streamable(podcast)
         layout = self._layout(podcast)
         chunks = await self._chunks(podcast, layout) if layout is not None else []
         if layout is None or index >= len(chunks):
@@ -237,7 +237,7 @@ class StreamService:
     # -- helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _require_streamable(podcast: Podcast) -> None:
+    def require_streamable(podcast: Podcast) -> None:
         if podcast.status is PodcastStatus.FAILED:
             raise ApiError(
                 409, "The podcast failed: there is nothing to play", code="PODCAST_FAILED"

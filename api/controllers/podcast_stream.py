@@ -94,7 +94,7 @@ class PodcastStreamController(Controller):
         self, request: Request[User, Any, Any], service: Service, podcast_id: FromPath[str]
     ) -> Envelope[StreamLinkOut]:
         podcast = await service.get(podcast_id)
-        StreamService._require_streamable(podcast)
+        StreamService.require_streamable(podcast)
         link = StreamService(state_of(request)).link(
             str(podcast.id), str(request.base_url), time.time()
         )
