@@ -27,6 +27,7 @@ from api.controllers.files import FileController
 from api.controllers.health import health, metrics, ready
 from api.controllers.page import OfflineScalarRenderPlugin, media_sources, page, static_files
 from api.controllers.podcast_events import PodcastEventController
+from api.controllers.podcast_stream import PodcastStreamController, StreamFileController
 from api.controllers.podcasts import PodcastController
 from api.controllers.users import UserController
 from api.controllers.voices import VoiceController
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics,
             PodcastController,
             PodcastEventController,
+            PodcastStreamController,
+            StreamFileController,
             FileController,
             UserController,
             ApiKeyController,

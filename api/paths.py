@@ -19,6 +19,11 @@ PAGE_PATH = "/"
 STATIC_PATH = "/static"
 """The page's script and style, and the vendored API reference UI (files of `api/static`)."""
 
+STREAM_SIGNED_PATH = r"^/api/v1/podcasts/[^/]+/stream/[^/]+/[^/]+$"
+"""A podcast's stream (playlist, chunks) through a signed token in the path (#15)."""
+STREAM_PATHS = [r"^/api/v1/podcasts/[^/]+/stream\.m3u8$", STREAM_SIGNED_PATH]
+"""The stream's playlists and chunks: audio and growing playlists, never compressed."""
+
 BILLING_WEBHOOK_PATH = "/api/v1/billing/webhooks/dodo"
 """The payment provider's webhooks: authenticated by their signature, not an API key."""
 
@@ -28,15 +33,16 @@ PUBLIC_PATHS = [
     f"^{SCHEMA_PATH}",
     f"^{FILES_PATH}/",
     f"^{FEEDS_PATH}/",
+    STREAM_SIGNED_PATH,
     f"^{METRICS_PATH}$",
     f"^{PAGE_PATH}$",
     f"^{STATIC_PATH}/",
     f"^{BILLING_WEBHOOK_PATH}$",
 ]
-"""Paths answered without an API key: probes, the API documentation, signed file links,
-the private feeds (their token authorises them; the per-address rate limit applies),
-metrics (block `/metrics` at the proxy in production), the page with its static files
-(the page asks for the key and sends it itself), and the payment provider's webhooks
+"""Paths answered without an API key: probes, the API documentation, signed file and stream
+links, the private feeds (their token authorises them; the per-address rate limit
+applies), metrics (block `/metrics` at the proxy in production), the page with its static
+files (the page asks for the key and sends it itself), and the payment provider's webhooks
 (each verified by its Standard Webhooks signature)."""
 
 UNLIMITED_PATHS = [
@@ -55,7 +61,7 @@ limited as usual)."""
 FEED_AUDIO_PATHS = [rf"^{FEEDS_PATH}/[^/]+/[^/]+/v\d+\.mp3$"]
 """A private feed's enclosures."""
 
-AUDIO_PATHS = [f"^{FILES_PATH}/", *FEED_AUDIO_PATHS]
+AUDIO_PATHS = [f"^{FILES_PATH}/", *FEED_AUDIO_PATHS, *STREAM_PATHS]
 """Paths that answer with audio: never compressed, readable across origins."""
 
 EVENT_STREAM_PATHS = [r"^/api/v1/podcasts/[^/]+/events$"]

@@ -234,6 +234,14 @@ class PodcastStatusOut(Camel):
         )
 
 
+class StreamLinkOut(Camel):
+    """A signed link to the podcast's HLS playlist, for players that send no API key."""
+
+    url: str
+    expires_at: datetime
+    status: PodcastStatus
+
+
 class DownloadOut(Camel):
     url: str
     expires_at: datetime

@@ -35,11 +35,12 @@ from bench.engines import CLOUD_FIXED_SECONDS, CLOUD_SECONDS_PER_CHAR, ENGINES, 
 from bench.noop import NOOP_QUEUE, NoopInput, NoopWorkflow
 from bench.notes import bench_notes
 from bench.stack import ROOT, RssSampler, Stack, cpu_seconds, peak_rss_bytes, running_stack
+from bench.stream import bench_stream
 from podnex.audio import LineAudio, combine_lines
 from podnex.script.base import WriteRequest
 from podnex.script.offline import AsyncOfflineWriter
 
-PHASES = ("overhead", "throughput", "api", "memory")
+PHASES = ("overhead", "throughput", "api", "memory", "stream")
 NOTES = bench_notes()
 
 
@@ -738,7 +739,7 @@ def main(argv: list[str] | None = None) -> None:
         "cloud_model": {"fixed_s": CLOUD_FIXED_SECONDS, "per_char_s": CLOUD_SECONDS_PER_CHAR},
         "zero_text": ZeroCostEngine.TEXT,
     }
-    if any(phase in phases for phase in ("overhead", "throughput", "api")):
+    if any(phase in phases for phase in ("overhead", "throughput", "api", "stream")):
         with (
             tempfile.TemporaryDirectory(prefix="podnex-bench-") as work,
             running_stack(Path(work), speech_concurrency=args.speech_concurrency) as stack,
@@ -750,6 +751,9 @@ def main(argv: list[str] | None = None) -> None:
                 results["throughput"] = bench_throughput(stack, key, args)
             if "api" in phases:
                 results["api"] = bench_api(stack, key, args)
+            if "stream" in phases:
+                log("stream: a LONG podcast listened to while it is made (cloud-like engine)")
+                results["stream"] = bench_stream(stack, key, NOTES)
     if "memory" in phases:
         results["memory"] = bench_memory(args)
     results["runtime_s"] = time.monotonic() - started

@@ -57,6 +57,28 @@ class CloudLikeEngine:
         return audio
 
 
+class RepeatableCloudEngine(CloudLikeEngine):
+    """:class:`CloudLikeEngine` whose audio for a voice and text is made once and kept.
+
+    espeak-ng's output varies slightly from call to call, so two podcasts of the same notes
+    differ by a few samples; with the audio kept, the same notes give the same lines, and
+    the published MP3s can be compared byte for byte (phase 5). The latency is modelled on
+    every call all the same.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[tuple[str, str], SpeechAudio] = {}
+
+    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
+        made = self._made.get((voice, text))
+        if made is None:
+            made = self._made[voice, text] = await super().synthesize(text, voice)
+            return made
+        await asyncio.sleep(cloud_latency(text))
+        return made
+
+
 class ZeroCostEngine:
     """The same short real line for every request of a voice, at no cost."""
 
@@ -77,5 +99,10 @@ class ZeroCostEngine:
         return made
 
 
-ENGINES = {"espeak": EspeakEngine, "cloud": CloudLikeEngine, "zero": ZeroCostEngine}
+ENGINES = {
+    "espeak": EspeakEngine,
+    "cloud": CloudLikeEngine,
+    "cloud-repeatable": RepeatableCloudEngine,
+    "zero": ZeroCostEngine,
+}
 """The engines a benchmark phase can run the worker with, by the name `--engine` takes."""

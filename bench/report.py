@@ -147,6 +147,24 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                     growth <= 2 * mp3_mb,
                 )
             )
+    stream = results.get("stream")
+    if stream:
+        rows.append(
+            (
+                "listen while it is made, cloud-like LONG: first 30 s playable after the 201",
+                f"{stream['playable_30s_s']:.2f} s (listed at {stream['listed_30s_s']:.2f} s)",
+                "<= 5 s",
+                stream["playable_30s_s"] <= 5,
+            )
+        )
+        rows.append(
+            (
+                "listen while it is made: the published MP3 with and without a listener",
+                "identical bytes" if stream["identical"] else "different bytes",
+                "identical",
+                stream["identical"],
+            )
+        )
     return rows
 
 
@@ -331,6 +349,27 @@ def render(results: dict[str, Any]) -> str:
                 "",
             ]
             out += profile_table(api["profiles"])
+
+    stream = results.get("stream")
+    if stream:
+        fetches = stream["chunk_fetch_s"]
+        out += [
+            "",
+            "### 5. Listen while it is made (HLS playlist of a LONG podcast, cloud-like engine)",
+            "",
+            "From the 201 of `POST /api/v1/podcasts`: the playlist "
+            f"(`GET …/stream.m3u8`, polled every 0.1 s) lists its first chunk at "
+            f"{stream['first_chunk_s']:.2f} s and 30 s of audio at {stream['listed_30s_s']:.2f} "
+            f"s; those chunks are fetched (mixed on first request) by "
+            f"{stream['playable_30s_s']:.2f} s. The episode is published at "
+            f"{stream['completed_s']:.2f} s. Following the playlist as a player does, "
+            f"{stream['chunks_fetched']} chunks were fetched"
+            + (f" (median {median(fetches):.2f} s a chunk)" if fetches else "")
+            + f". The streamed chunks measure {stream['streamed_lufs']:.1f} LUFS, the episode "
+            f"{stream['episode_lufs']:.1f} LUFS. The same notes made again with nobody "
+            f"listening publish {'the same' if stream['identical'] else 'a different'} MP3 "
+            f"({stream['episode_bytes']} bytes, sha256 {stream['episode_sha256'][:16]}…).",
+        ]
 
     memory = results.get("memory")
     if memory:

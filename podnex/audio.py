@@ -601,3 +601,79 @@ def _encode_mp3(
         message = result.stderr.decode(errors="replace").strip()[-2000:]
         raise AudioEncodingError(f"ffmpeg exited with {result.returncode}: {message}")
     return output.read_bytes()
+
+
+def encode_chunk(
+    placed: Iterable[tuple[int, LineAudio]],
+    *,
+    window: int,
+    mix_rate: int,
+    output_samples: int,
+    target_lufs: float = -16.0,
+    sample_rate: int = 24000,
+    bitrate_kbps: int = 96,
+) -> bytes:
+    """One piece of an episode streamed while it is made (`podnex.streaming`), as raw MP3
+    frames (no Xing/LAME header, no ID3 tag), mixed the way :func:`combine_lines` mixes.
+
+    ``placed`` are the lines with their offsets in a ``window`` of ``mix_rate`` samples
+    (silence elsewhere). Each line is levelled as in the episode, the window goes through
+    the same peak limiter and loudness meter, is raised by one gain to ``target_lufs``
+    (a window too short to measure gets the gain that takes the lines' common level to the
+    target), limited to the true-peak ceiling, resampled and cut or padded to exactly
+    ``output_samples`` at ``sample_rate``, and encoded as CBR MP3: so the piece is exactly
+    ``ceil((output_samples + encoder delay) / frame)`` frames long.
+    """
+    with tempfile.TemporaryDirectory(prefix="podnex-chunk-") as workdir:
+        work = Path(workdir)
+        stream = _MixStream(work, target_lufs=target_lufs)
+        try:
+            stream.start(mix_rate)
+            position = 0
+            for index, (offset, line) in enumerate(placed):
+                segment = _decode_wav(line.wav, index).set_frame_rate(mix_rate)
+                data = _level(segment, stream.line_ceiling_dbfs).raw_data
+                if offset > position:
+                    stream.write(bytes((offset - position) * _SAMPLE_WIDTH_BYTES))
+                    position = offset
+                skip = (position - offset) * _SAMPLE_WIDTH_BYTES
+                data = data[skip : skip + max(0, window - position) * _SAMPLE_WIDTH_BYTES]
+                stream.write(data)
+                position += len(data) // _SAMPLE_WIDTH_BYTES
+            if position < window:
+                stream.write(bytes((window - position) * _SAMPLE_WIDTH_BYTES))
+            loudness = stream.finish()
+        finally:
+            stream.abort()
+        if loudness is None or loudness <= _SILENCE_LUFS:
+            gain = target_lufs - _LINE_LEVEL_DBFS
+        else:
+            gain = _gain_to_target(loudness, target_lufs)
+        output = work / "chunk.mp3"
+        filters = ",".join(
+            [
+                f"volume={gain:.3f}dB",
+                f"alimiter=limit={10 ** (_TRUE_PEAK_DBTP / 20):.4f}:level=false:latency=true",
+                f"aresample={sample_rate}",
+                f"apad=whole_len={output_samples}",
+                f"atrim=end_sample={output_samples}",
+            ]
+        )
+        command = [
+            FFMPEG_EXE,
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            *("-f", "s16le", "-ar", str(mix_rate), "-ac", "1", "-i", str(stream.pcm_path)),
+            *("-af", filters),
+            *("-ar", str(sample_rate), "-ac", "1"),
+            *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k"),
+            *("-write_xing", "0", "-id3v2_version", "0"),
+            *("-f", "mp3", "-y", str(output)),
+        ]
+        result = subprocess.run(command, capture_output=True, check=False)
+        if result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip()[-2000:]
+            raise AudioEncodingError(f"ffmpeg exited with {result.returncode}: {message}")
+        return output.read_bytes()

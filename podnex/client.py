@@ -156,6 +156,11 @@ def make(api: Api, args: argparse.Namespace, out: Console, err: Console) -> int:
     podcast = api.call("POST", "/api/v1/podcasts", json=body)
     podcast_id = podcast["id"]
     print(f"Created podcast {podcast_id}", flush=True)
+    try:
+        stream = api.call("GET", f"/api/v1/podcasts/{podcast_id}/stream")
+        print(f"Listen while it is made: {stream['url']}", flush=True)
+    except ClientError:
+        pass  # a server without the stream: the MP3 comes at the end all the same
     final: dict[str, Any] | None = None
     progress = Progress(
         TextColumn("{task.description}"),

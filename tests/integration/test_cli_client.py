@@ -63,6 +63,8 @@ async def test_make_shows_progress_writes_the_mp3_and_lists_it(
     data = out.read_bytes()
     assert len(data) > 10_000 and (data[:3] == b"ID3" or data[0] == 0xFF)
     podcast_id = stdout.split("Created podcast ")[1].split()[0]
+    listen = stdout.split("Listen while it is made: ")[1].split()[0]
+    assert listen.endswith("/index.m3u8") and f"/podcasts/{podcast_id}/stream/" in listen
 
     code, stdout, _ = await podnex("status", podcast_id, env=env_for(api.base_url, user))
     assert code == 0 and "COMPLETED" in stdout and "100%" in stdout, stdout
