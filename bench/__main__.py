@@ -1,8 +1,9 @@
 """Run the podnex benchmarks and write their results into bench/README.md.
 
-    python -m bench                 # default sizes, about 12 minutes (what `make bench` runs)
+    python -m bench                 # default sizes, about 20 minutes (what `make bench` runs)
     python -m bench --big           # more repeats, LONG sequential, 60-minute legacy combine
     python -m bench --only overhead,memory --repeats 5
+    python -m bench --only orchestration    # podnex beside Celery + Redis (issue #20)
 
 Every figure is measured beside its baseline in the same run; medians and ratios are
 reported because these machines are noisy.
@@ -45,6 +46,7 @@ from bench.stack import (
     running_celery,
     running_stack,
 )
+from podnex import pacing
 from podnex.audio import LineAudio, combine_lines
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.base import WriteRequest
@@ -166,14 +168,19 @@ async def floor_run(
     spoken_once = await asyncio.gather(*(speak(speaker, text) for speaker, text in distinct))
     wavs = dict(zip(distinct, spoken_once, strict=True))
     spoken = time.perf_counter()
-    lines = [LineAudio(line.speaker, wavs[line.speaker, line.text]) for line in script.lines]
-    await asyncio.to_thread(combine_lines, lines)
+    # With the script's own pauses, as podnex's workflow gives combine (`podnex.pacing`).
+    lines = [
+        LineAudio(line.speaker, wavs[line.speaker, line.text], pause)
+        for line, pause in zip(script.lines, pacing.pauses(script.lines), strict=True)
+    ]
+    combined = await asyncio.to_thread(combine_lines, lines)
     done = time.perf_counter()
     return {
         "total": done - started,
         "script": scripted - started,
         "speech": spoken - scripted,
         "combine": done - spoken,
+        "audio_seconds": combined.duration_seconds,
     }
 
 
@@ -345,6 +352,14 @@ def celery_cpu(stack: Stack, celery: CeleryStack) -> dict[str, float]:
     return found
 
 
+async def audio_seconds(conn: psycopg.AsyncConnection[Any], table: str, ids: list[str]) -> float:
+    """The median length of the podcasts' audio: the same work in every system."""
+    query = f"SELECT audio_duration FROM {table} WHERE id = ANY(%s)"
+    wanted = [uuid.UUID(value) for value in ids]
+    rows = await (await conn.execute(query, (wanted,))).fetchall()  # type: ignore[arg-type]
+    return float(median(row[0] for row in rows))
+
+
 async def podnex_at_once(stack: Stack, key: str, count: int) -> dict[str, Any]:
     """``count`` SHORT podcasts POSTed at once; each one's seconds to COMPLETED."""
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
@@ -359,8 +374,9 @@ async def podnex_at_once(stack: Stack, key: str, count: int) -> dict[str, Any]:
         ids = list(await asyncio.gather(*(post_podcast(http, key, "SHORT") for _ in range(count))))
         done = await wait_completed(conn, ids, every=ORCHESTRATION_POLL_S)
         cpu = cpu_delta(before, process_cpu(stack))
+        audio = await audio_seconds(conn, "podcasts", ids)
     latencies = [done[podcast] - sent for podcast in ids]
-    return {"latencies": latencies, "makespan": max(latencies), "cpu": cpu}
+    return {"latencies": latencies, "makespan": max(latencies), "cpu": cpu, "audio": audio}
 
 
 async def celery_at_once(stack: Stack, celery: CeleryStack, count: int) -> dict[str, Any]:
@@ -381,8 +397,9 @@ async def celery_at_once(stack: Stack, celery: CeleryStack, count: int) -> dict[
                 conn, ids, every=ORCHESTRATION_POLL_S, table="celery_podcasts"
             )
             cpu = cpu_delta(before, celery_cpu(stack, celery))
+        audio = await audio_seconds(conn, "celery_podcasts", ids)
     latencies = [done[podcast] - sent for podcast in ids]
-    return {"latencies": latencies, "makespan": max(latencies), "cpu": cpu}
+    return {"latencies": latencies, "makespan": max(latencies), "cpu": cpu, "audio": audio}
 
 
 async def floor_at_once(engine: Any, count: int, concurrency: int) -> dict[str, Any]:
@@ -394,7 +411,12 @@ async def floor_at_once(engine: Any, count: int, concurrency: int) -> dict[str, 
     )
     cpu = floor_cpu_seconds() - before
     latencies = [run["total"] for run in runs]
-    return {"latencies": latencies, "makespan": max(latencies), "cpu": {"bench (floor)": cpu}}
+    return {
+        "latencies": latencies,
+        "makespan": max(latencies),
+        "cpu": {"bench (floor)": cpu},
+        "audio": median(run["audio_seconds"] for run in runs),
+    }
 
 
 async def podnex_trivial(stack: Stack, count: int, concurrency: int) -> dict[str, Any]:
