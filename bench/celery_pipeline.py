@@ -68,6 +68,7 @@ from podnex.script.offline import OfflineScriptWriter
 from podnex.speakable import speakable
 from podnex.storage.keys import audio_key, segment_key, staging_key, work_prefix
 from podnex.storage.local import LocalStorage
+from podnex.vocabulary import PodcastDuration
 
 MAIN_QUEUE = "podnex-celery"
 SPEECH_QUEUE = "podnex-celery-speech"
@@ -220,7 +221,9 @@ def write_script(self: Any, admitted: bool, podcast_id: str, notes: str, duratio
         return
     mirror(podcast_id, "PROCESSING", 10, "Writing the script")
     rate = SPEECH_PROVIDERS["espeak"].words_per_minute
-    script = OfflineScriptWriter().write(notes, duration, None, words_per_minute=rate)
+    script = OfflineScriptWriter().write(
+        notes, PodcastDuration(duration), None, words_per_minute=rate
+    )
     PROCESS.conn.execute(
         "UPDATE celery_podcasts SET script = %s, updated_at = now() WHERE id = %s",
         (Jsonb(script.model_dump(mode="json")), uuid.UUID(podcast_id)),

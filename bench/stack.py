@@ -282,13 +282,12 @@ def redis_server() -> tuple[str | None, str]:
         if shutil.which("sudo") is None:
             return None, "redis-server is not installed and apt-get needs root (no sudo)"
         command = ["sudo", "-n", *command]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:  # perhaps no package lists yet: fetch them, then once more
+        update = [*command[: command.index("install")], "update", "-q"]
+        subprocess.run(update, capture_output=True, text=True, check=False, env=env)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     found = shutil.which("redis-server")
     if found:
         return found, ""
