@@ -393,8 +393,11 @@ def _seconds(values: list[float], unit: str = "s", scale: float = 1.0, digits: i
 
 
 def _ratio(a: float | None, b: float | None) -> str:
-    """a / b where both are positive (an orchestration CPU within the noise can be <= 0)."""
-    return f"{a / b:.2f}x" if a is not None and b is not None and a > 0 and b > 0 else "-"
+    """a / b where both are clear of zero: an orchestration CPU within the noise (under
+    0.05 s a podcast, or negative) has no meaningful ratio."""
+    if a is None or b is None or a <= 0 or b < 0.05:
+        return "-"
+    return f"{a / b:.2f}x"
 
 
 def orchestration_section(o: dict[str, Any]) -> list[str]:
