@@ -36,8 +36,10 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy podnex api workflows activities worker.py
 
-# Benchmarks (issue #8): about 12 minutes; results go to bench/README.md. BENCH_ARGS=--big
-# for the larger run (python -m bench --help lists every flag).
+# Benchmarks (issues #8, #20): about 20 minutes; results go to bench/README.md. BENCH_ARGS=--big
+# for the larger run (python -m bench --help lists every flag). The Celery + Redis baseline
+# (celery from the bench extra) needs Debian's redis-server: the bench apt-get installs it
+# when missing, or skips that baseline and says why.
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP)

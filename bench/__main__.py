@@ -1,8 +1,9 @@
 """Run the podnex benchmarks and write their results into bench/README.md.
 
-    python -m bench                 # default sizes, about 12 minutes (what `make bench` runs)
+    python -m bench                 # default sizes, about 20 minutes (what `make bench` runs)
     python -m bench --big           # more repeats, LONG sequential, 60-minute legacy combine
     python -m bench --only overhead,memory --repeats 5
+    python -m bench --only orchestration    # podnex beside Celery + Redis (issue #20)
 
 Every figure is measured beside its baseline in the same run; medians and ratios are
 reported because these machines are noisy.
@@ -34,13 +35,28 @@ from bench import profiling, report
 from bench.engines import CLOUD_FIXED_SECONDS, CLOUD_SECONDS_PER_CHAR, ENGINES, ZeroCostEngine
 from bench.noop import NOOP_QUEUE, NoopInput, NoopWorkflow
 from bench.notes import bench_notes
-from bench.stack import ROOT, RssSampler, Stack, cpu_seconds, peak_rss_bytes, running_stack
+from bench.stack import (
+    ROOT,
+    CeleryStack,
+    RssSampler,
+    Stack,
+    cpu_seconds,
+    peak_rss_bytes,
+    redis_server,
+    running_celery,
+    running_stack,
+)
 from bench.stream import bench_stream
+from podnex import pacing
 from podnex.audio import LineAudio, combine_lines
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.base import WriteRequest
 from podnex.script.offline import AsyncOfflineWriter
 
-PHASES = ("overhead", "throughput", "api", "memory", "stream")
+ESPEAK_WPM = SPEECH_PROVIDERS["espeak"].words_per_minute
+"""The speaking rate podnex's write_script gives the writer for espeak-ng (and for the
+cloud-like and zero-cost engines, which register as espeak): the floor asks for the same."""
+PHASES = ("overhead", "orchestration", "throughput", "api", "memory", "stream")
 NOTES = bench_notes()
 
 
@@ -78,18 +94,21 @@ def make_user(stack: Stack) -> str:
 
 
 async def wait_completed(
-    conn: psycopg.AsyncConnection[Any], ids: list[str], limit_s: float = 900, every: float = 0.025
+    conn: psycopg.AsyncConnection[Any],
+    ids: list[str],
+    limit_s: float = 900,
+    every: float = 0.025,
+    table: str = "podcasts",
 ) -> dict[str, float]:
-    """Poll Postgres until every podcast is COMPLETED; return each one's completed_at."""
+    """Poll Postgres until every podcast is COMPLETED; return each one's completed_at.
+
+    ``table``: ``celery_podcasts`` for the Celery baseline's podcasts.
+    """
     deadline = time.monotonic() + limit_s
     wanted = [uuid.UUID(value) for value in ids]
+    query = f"SELECT id, status::text, completed_at FROM {table} WHERE id = ANY(%s)"
     while True:
-        rows = await (
-            await conn.execute(
-                "SELECT id, status::text, completed_at FROM podcasts WHERE id = ANY(%s)",
-                (wanted,),
-            )
-        ).fetchall()
+        rows = await (await conn.execute(query, (wanted,))).fetchall()  # type: ignore[arg-type]
         failed = [row for row in rows if row[1] in ("FAILED", "CANCELLED")]
         if failed:
             raise RuntimeError(f"podcasts did not complete: {failed[:3]}")
@@ -126,15 +145,20 @@ async def activity_counts(stack: Stack, podcast_id: str) -> tuple[int, int]:
     return len(names), names.count("synthesize_line")
 
 
-async def floor_run(engine: Any, duration: str, concurrency: int) -> dict[str, float]:
+async def floor_run(
+    engine: Any, duration: str, concurrency: int, limit: asyncio.Semaphore | None = None
+) -> dict[str, float]:
     """The work alone: the same script writer, engine and combine, in this process.
 
-    Returns the seconds of each part and in all.
+    ``limit``: a speech limit shared with other runs (several podcasts at once), instead
+    of one of ``concurrency`` of its own. Returns the seconds of each part and in all.
     """
     started = time.perf_counter()
-    script = await AsyncOfflineWriter().write(WriteRequest(notes=NOTES, duration=duration))  # type: ignore[arg-type]
+    # At the espeak engine's speaking rate, as podnex's write_script asks the writer.
+    request = WriteRequest(notes=NOTES, duration=duration, words_per_minute=ESPEAK_WPM)  # type: ignore[arg-type]
+    script = await AsyncOfflineWriter().write(request)
     scripted = time.perf_counter()
-    limit = asyncio.Semaphore(concurrency)
+    limit = limit or asyncio.Semaphore(concurrency)
 
     async def speak(speaker: str, text: str) -> bytes:
         async with limit:
@@ -145,14 +169,19 @@ async def floor_run(engine: Any, duration: str, concurrency: int) -> dict[str, f
     spoken_once = await asyncio.gather(*(speak(speaker, text) for speaker, text in distinct))
     wavs = dict(zip(distinct, spoken_once, strict=True))
     spoken = time.perf_counter()
-    lines = [LineAudio(line.speaker, wavs[line.speaker, line.text]) for line in script.lines]
-    await asyncio.to_thread(combine_lines, lines)
+    # With the script's own pauses, as podnex's workflow gives combine (`podnex.pacing`).
+    lines = [
+        LineAudio(line.speaker, wavs[line.speaker, line.text], pause)
+        for line, pause in zip(script.lines, pacing.pauses(script.lines), strict=True)
+    ]
+    combined = await asyncio.to_thread(combine_lines, lines)
     done = time.perf_counter()
     return {
         "total": done - started,
         "script": scripted - started,
         "speech": spoken - scripted,
         "combine": done - spoken,
+        "audio_seconds": combined.duration_seconds,
     }
 
 
@@ -300,6 +329,218 @@ def bench_overhead(stack: Stack, key: str, args: argparse.Namespace) -> dict[str
         per_engine["worker_vm_hwm"] = peak_rss_bytes(stack.worker.pid)
         results["engines"][engine_name] = per_engine
     return results
+
+
+# -- 5. orchestration beside Celery + Redis (issue #20) ----------------------------------------
+
+ORCHESTRATION_POLL_S = 0.1
+"""Both systems' completions are read from their rows' completed_at, so the poll adds no
+latency; one gentle poll for both, as their CPU counts it alike."""
+
+
+def floor_cpu_seconds() -> float:
+    """This process and its reaped children (the floor's ffmpeg): the floor's CPU."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def celery_cpu(stack: Stack, celery: CeleryStack) -> dict[str, float]:
+    """Every process of the Celery system: Redis, each worker with its pool processes and
+    their ffmpeg, the Postgres it shares with podnex, and this client."""
+    found = {name: cpu_seconds(pid) for name, pid in celery.pids.items()}
+    found["postgres"] = cpu_seconds(stack.postgres_pid)
+    found["bench client"] = own_cpu_seconds()
+    return found
+
+
+async def audio_seconds(conn: psycopg.AsyncConnection[Any], table: str, ids: list[str]) -> float:
+    """The median length of the podcasts' audio: the same work in every system."""
+    query = f"SELECT audio_duration FROM {table} WHERE id = ANY(%s)"
+    wanted = [uuid.UUID(value) for value in ids]
+    rows = await (await conn.execute(query, (wanted,))).fetchall()  # type: ignore[arg-type]
+    return float(median(row[0] for row in rows))
+
+
+async def podnex_at_once(stack: Stack, key: str, count: int) -> dict[str, Any]:
+    """``count`` SHORT podcasts POSTed at once; each one's seconds to COMPLETED."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with (
+        httpx.AsyncClient(base_url=stack.api_url, timeout=300, limits=limits) as http,
+        await psycopg.AsyncConnection.connect(
+            plain_url(stack.database_url), autocommit=True
+        ) as conn,
+    ):
+        before = process_cpu(stack)
+        sent = time.time()
+        ids = list(await asyncio.gather(*(post_podcast(http, key, "SHORT") for _ in range(count))))
+        done = await wait_completed(conn, ids, every=ORCHESTRATION_POLL_S)
+        cpu = cpu_delta(before, process_cpu(stack))
+        audio = await audio_seconds(conn, "podcasts", ids)
+    latencies = [done[podcast] - sent for podcast in ids]
+    return {"latencies": latencies, "makespan": max(latencies), "cpu": cpu, "audio": audio}
+
+
+async def celery_at_once(stack: Stack, celery: CeleryStack, count: int) -> dict[str, Any]:
+    """``count`` SHORT podcasts sent to the Celery pipeline at once, the same way."""
+    from bench import celery_pipeline
+
+    async with await psycopg.AsyncConnection.connect(
+        plain_url(stack.database_url), autocommit=True
+    ) as conn:
+        with psycopg.connect(plain_url(stack.database_url), autocommit=True) as submit_conn:
+            before = celery_cpu(stack, celery)
+            sent = time.time()
+            ids = [
+                celery_pipeline.submit(submit_conn, NOTES, "SHORT", owner="bench")
+                for _ in range(count)
+            ]
+            done = await wait_completed(
+                conn, ids, every=ORCHESTRATION_POLL_S, table="celery_podcasts"
+            )
+            cpu = cpu_delta(before, celery_cpu(stack, celery))
+        audio = await audio_seconds(conn, "celery_podcasts", ids)
+    latencies = [done[podcast] - sent for podcast in ids]
+    return {"latencies": latencies, "makespan": max(latencies), "cpu": cpu, "audio": audio}
+
+
+async def floor_at_once(engine: Any, count: int, concurrency: int) -> dict[str, Any]:
+    """``count`` floor runs at once in this process, sharing one speech limit."""
+    limit = asyncio.Semaphore(concurrency)
+    before = floor_cpu_seconds()
+    runs = await asyncio.gather(
+        *(floor_run(engine, "SHORT", concurrency, limit) for _ in range(count))
+    )
+    cpu = floor_cpu_seconds() - before
+    latencies = [run["total"] for run in runs]
+    return {
+        "latencies": latencies,
+        "makespan": max(latencies),
+        "cpu": {"bench (floor)": cpu},
+        "audio": median(run["audio_seconds"] for run in runs),
+    }
+
+
+async def podnex_trivial(stack: Stack, count: int, concurrency: int) -> dict[str, Any]:
+    """``count`` no-op workflows of 3 sequential activities (`bench.noop`) at once."""
+    from temporalio.client import Client
+
+    client = await Client.connect(stack.temporal.address)
+    before = process_cpu(stack)
+    started = time.time()
+    handles = await asyncio.gather(
+        *(
+            client.start_workflow(
+                NoopWorkflow.run,
+                NoopInput(3, 0, concurrency),
+                id=f"bench-trivial-{uuid.uuid4().hex}",
+                task_queue=NOOP_QUEUE,
+            )
+            for _ in range(count)
+        )
+    )
+    steps = sum(await asyncio.gather(*(handle.result() for handle in handles)))
+    elapsed = time.time() - started
+    return {"elapsed": elapsed, "tasks": steps, "cpu": cpu_delta(before, process_cpu(stack))}
+
+
+def celery_trivial(stack: Stack, celery: CeleryStack, count: int) -> dict[str, Any]:
+    """``count`` chains of 3 no-op tasks at once, until every chain's result is in."""
+    from bench import celery_pipeline
+
+    before = celery_cpu(stack, celery)
+    started = time.time()
+    results = [celery_pipeline.trivial_chain() for _ in range(count)]
+    steps = sum(result.get(timeout=300) for result in results)
+    elapsed = time.time() - started
+    return {"elapsed": elapsed, "tasks": steps, "cpu": cpu_delta(before, celery_cpu(stack, celery))}
+
+
+def bench_orchestration(stack: Stack, key: str, args: argparse.Namespace) -> dict[str, Any]:
+    """podnex beside the same pipeline on Celery + Redis and beside the floor (issue #20)."""
+    from bench import celery_pipeline
+
+    redis, why = redis_server()
+    if redis is None:
+        message = f"orchestration: Celery + Redis baseline skipped: {why}"
+        log(message)
+        return {"skipped": why}
+    log("orchestration: podnex worker and Celery workers with the espeak engine")
+    stack.start_worker("espeak")
+    engine = ENGINES["espeak"]()
+    concurrency = args.speech_concurrency
+    with running_celery(
+        stack.work / "celery",
+        redis,
+        database_url=stack.database_url,
+        engine="espeak",
+        speech_concurrency=concurrency,
+    ) as celery:
+        celery_pipeline.use_broker(celery.broker)
+        with psycopg.connect(plain_url(stack.database_url), autocommit=True) as conn:
+            celery_pipeline.create_schema(conn)
+        single: dict[str, list[Any]] = {name: [] for name in ("podnex", "celery", "floor")}
+        # One unmeasured warm-up of each, then measured ones alternating.
+        for attempt in range(1 + args.orchestration_repeats):
+            podnex = asyncio.run(podnex_at_once(stack, key, 1))
+            baseline = asyncio.run(celery_at_once(stack, celery, 1))
+            floor = asyncio.run(floor_at_once(engine, 1, concurrency))
+            warm = attempt == 0
+            if not warm:
+                for name, run in (("podnex", podnex), ("celery", baseline), ("floor", floor)):
+                    single[name].append(run)
+            log(
+                f"  one SHORT: podnex {podnex['makespan']:.2f}s "
+                f"({sum(podnex['cpu'].values()):.2f} CPU s), Celery {baseline['makespan']:.2f}s "
+                f"({sum(baseline['cpu'].values()):.2f} CPU s), floor {floor['makespan']:.2f}s "
+                f"({sum(floor['cpu'].values()):.2f} CPU s)" + (" (warm-up)" if warm else "")
+            )
+        count = args.at_once
+        at_once: list[dict[str, Any]] = []
+        for _ in range(args.at_once_rounds):
+            round_ = {
+                "podnex": asyncio.run(podnex_at_once(stack, key, count)),
+                "celery": asyncio.run(celery_at_once(stack, celery, count)),
+                "floor": asyncio.run(floor_at_once(engine, count, concurrency)),
+            }
+            at_once.append(round_)
+            log(
+                f"  {count} SHORT at once: "
+                + ", ".join(
+                    f"{name} {run['makespan']:.1f}s (max/median latency "
+                    f"{max(run['latencies']) / median(run['latencies']):.2f}, "
+                    f"{sum(run['cpu'].values()) / count:.2f} CPU s a podcast)"
+                    for name, run in round_.items()
+                )
+            )
+        trivial: list[dict[str, Any]] = []
+        pipelines = args.trivial_pipelines
+        asyncio.run(podnex_trivial(stack, min(pipelines, 20), concurrency))  # warm-up
+        celery_trivial(stack, celery, min(pipelines, 20))
+        for _ in range(args.orchestration_repeats):
+            round_ = {
+                "podnex": asyncio.run(podnex_trivial(stack, pipelines, concurrency)),
+                "celery": celery_trivial(stack, celery, pipelines),
+            }
+            trivial.append(round_)
+            log(
+                f"  {pipelines} trivial 3-step pipelines at once: "
+                + ", ".join(
+                    f"{name} {run['elapsed']:.2f}s ({pipelines / run['elapsed']:.1f} a second)"
+                    for name, run in round_.items()
+                )
+            )
+    from bench.stack import CELERY_MAIN_CONCURRENCY
+
+    return {
+        "speech_concurrency": concurrency,
+        "celery_main_concurrency": CELERY_MAIN_CONCURRENCY,
+        "repeats": args.orchestration_repeats,
+        "at_once_count": count,
+        "trivial_pipelines": pipelines,
+        "single": single,
+        "at_once": at_once,
+        "trivial": trivial,
+    }
 
 
 # -- 2. throughput -------------------------------------------------------------------------------
@@ -715,6 +956,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--minutes", default="1,5,15,30,60", help="combine sizes (minutes)")
     parser.add_argument("--legacy-minutes", default="1,5,15", help="sizes for the old combine")
     parser.add_argument("--speech-concurrency", type=int, default=8)
+    parser.add_argument(
+        "--orchestration-repeats",
+        type=int,
+        default=5,
+        help="orchestration: alternating one-podcast runs (and trivial rounds) of each system",
+    )
+    parser.add_argument(
+        "--at-once", type=int, default=20, help="orchestration: SHORT podcasts at once"
+    )
+    parser.add_argument(
+        "--at-once-rounds", type=int, default=1, help="orchestration: rounds of --at-once"
+    )
+    parser.add_argument(
+        "--trivial-pipelines",
+        type=int,
+        default=100,
+        help="orchestration: trivial 3-step pipelines at once",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--no-readme", action="store_true", help="leave bench/README.md alone")
     args = parser.parse_args(argv)
@@ -723,6 +982,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.throughput_rounds = max(args.throughput_rounds, 2)
         args.api_seconds = max(args.api_seconds, 30)
         args.legacy_minutes = "1,5,15,30,60"
+        args.at_once_rounds = max(args.at_once_rounds, 5)
     return args
 
 
@@ -739,7 +999,9 @@ def main(argv: list[str] | None = None) -> None:
         "cloud_model": {"fixed_s": CLOUD_FIXED_SECONDS, "per_char_s": CLOUD_SECONDS_PER_CHAR},
         "zero_text": ZeroCostEngine.TEXT,
     }
-    if any(phase in phases for phase in ("overhead", "throughput", "api", "stream")):
+    if any(
+        phase in phases for phase in ("overhead", "orchestration", "throughput", "api", "stream")
+    ):
         with (
             tempfile.TemporaryDirectory(prefix="podnex-bench-") as work,
             running_stack(Path(work), speech_concurrency=args.speech_concurrency) as stack,
@@ -747,6 +1009,8 @@ def main(argv: list[str] | None = None) -> None:
             key = make_user(stack)
             if "overhead" in phases:
                 results["overhead"] = bench_overhead(stack, key, args)
+            if "orchestration" in phases:
+                results["orchestration"] = bench_orchestration(stack, key, args)
             if "throughput" in phases:
                 results["throughput"] = bench_throughput(stack, key, args)
             if "api" in phases:

@@ -84,6 +84,21 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                     peak <= 300 * MB,
                 )
             )
+    orchestration = results.get("orchestration")
+    if orchestration and "skipped" not in orchestration:
+        spread = median(
+            max(r["podnex"]["latencies"]) / median(r["podnex"]["latencies"])
+            for r in orchestration["at_once"]
+        )
+        rows.append(
+            (
+                f"{orchestration['at_once_count']} SHORT at once (espeak): slowest podcast's "
+                "latency / median",
+                f"{spread:.2f}x",
+                "<= 1.5x",
+                spread <= 1.5,
+            )
+        )
     throughput = results.get("throughput")
     if throughput:
         ratios = [
@@ -259,6 +274,10 @@ def render(results: dict[str, Any]) -> str:
                 f"| {per['worker_vm_hwm'] / MB:.0f} MB |"
             )
 
+    orchestration = results.get("orchestration")
+    if orchestration:
+        out += orchestration_section(orchestration)
+
     throughput = results.get("throughput")
     if throughput:
         count = throughput["podcasts"]
@@ -398,6 +417,143 @@ def render(results: dict[str, Any]) -> str:
         if speedups:
             out += ["", "Streaming combine speed-up over the old one: " + ", ".join(speedups) + "."]
     return "\n".join(out)
+
+
+SYSTEMS = (("podnex", "podnex"), ("celery", "Celery + Redis"), ("floor", "floor"))
+
+
+def _seconds(values: list[float], unit: str = "s", scale: float = 1.0, digits: int = 2) -> str:
+    """The median and, for several values, each of them in brackets."""
+    space = "" if unit == "x" else " "
+    shown = f"{median(values) * scale:.{digits}f}{space}{unit}"
+    if len(values) > 1:
+        shown += " [" + ", ".join(f"{v * scale:.{digits}f}" for v in values) + "]"
+    return shown
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    """a / b where both are clear of zero: an orchestration CPU within the noise (under
+    0.05 s a podcast, or negative) has no meaningful ratio."""
+    if a is None or b is None or a <= 0 or b < 0.05:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def orchestration_section(o: dict[str, Any]) -> list[str]:
+    """Issue #20's table: podnex | Celery + Redis | floor, with the ratios."""
+    out = ["", "### 5. Orchestration beside Celery + Redis (issue #20)", ""]
+    if "skipped" in o:
+        return [
+            *out,
+            f"Skipped in this run: {o['skipped']}. Install Debian's `redis-server` package "
+            "(`apt-get install redis-server`) to measure the baseline.",
+        ]
+    count, pipelines = o["at_once_count"], o["trivial_pipelines"]
+    single, rounds, trivial = o["single"], o["at_once"], o["trivial"]
+
+    def cpu(run: dict[str, Any], podcasts: int = 1) -> float:
+        return float(sum(run["cpu"].values())) / podcasts
+
+    latency = {name: [run["makespan"] for run in single[name]] for name, _ in SYSTEMS}
+    makespan = {name: [r[name]["makespan"] for r in rounds] for name, _ in SYSTEMS}
+    mid = {name: [median(r[name]["latencies"]) for r in rounds] for name, _ in SYSTEMS}
+    spread = {
+        name: [max(r[name]["latencies"]) / median(r[name]["latencies"]) for r in rounds]
+        for name, _ in SYSTEMS
+    }
+    cpu_one = {name: [cpu(run) for run in single[name]] for name, _ in SYSTEMS}
+    cpu_many = {name: [cpu(r[name], count) for r in rounds] for name, _ in SYSTEMS}
+    orch_one = {
+        name: [median(cpu_one[name]) - median(cpu_one["floor"])] for name in ("podnex", "celery")
+    }
+    orch_many = {
+        name: [median(cpu_many[name]) - median(cpu_many["floor"])] for name in ("podnex", "celery")
+    }
+    rate = {
+        name: [pipelines / r[name]["elapsed"] for r in trivial] for name in ("podnex", "celery")
+    }
+    task_rate = {
+        name: [r[name]["tasks"] / r[name]["elapsed"] for r in trivial]
+        for name in ("podnex", "celery")
+    }
+    cpu_trivial = {
+        name: [cpu(r[name], pipelines) for r in trivial] for name in ("podnex", "celery")
+    }
+    audio = {name: [run["audio"] for run in single[name]] for name, _ in SYSTEMS}
+    # label, values, unit, scale, digits
+    rows: list[tuple[str, dict[str, list[float]], str, float, int]] = [
+        ("one SHORT podcast: audio made (the same work)", audio, "s", 1, 1),
+        (f"one SHORT podcast: latency (median of {o['repeats']})", latency, "s", 1, 2),
+        (f"{count} SHORT at once: makespan", makespan, "s", 1, 1),
+        (f"{count} SHORT at once: median latency", mid, "s", 1, 1),
+        (f"{count} SHORT at once: slowest latency / median", spread, "x", 1, 2),
+        ("CPU per podcast, all processes: one at a time", cpu_one, "s", 1, 2),
+        (f"CPU per podcast, all processes: {count} at once", cpu_many, "s", 1, 2),
+        ("orchestration CPU per podcast (minus the floor's): one at a time", orch_one, "s", 1, 2),
+        (
+            f"orchestration CPU per podcast (minus the floor's): {count} at once",
+            orch_many,
+            "s",
+            1,
+            2,
+        ),
+        (f"trivial 3-step pipelines a second ({pipelines} at once)", rate, "/s", 1, 1),
+        ("trivial pipelines: tasks a second", task_rate, "/s", 1, 0),
+        ("CPU per trivial pipeline, all processes", cpu_trivial, "ms", 1000, 1),
+    ]
+    out += [
+        f"The same notes, writer (the offline writer at espeak's speaking rate), espeak-ng "
+        f"engine, speech parallelism {o['speech_concurrency']} and combine in all three. "
+        f"podnex through its API; the Celery pipeline (`bench/celery_pipeline.py`: acks_late, "
+        f"reject on worker lost, prefetch 1, prefork pools of {o['celery_main_concurrency']} "
+        f"and {o['speech_concurrency']} processes, status mirrored to the same Postgres) sent "
+        "by a client that records the podcast's row first, as the API does; the floor in the "
+        f"benchmark process. One podcast at a time: one unmeasured warm-up of each, then "
+        f"{o['repeats']} runs alternating podnex, Celery and floor; {count} at once: "
+        f"{len(rounds)} round(s), each system in turn. Medians; every run's figure in "
+        "brackets. CPU: every process of the system (podnex: API, worker and its ffmpeg, "
+        "Temporal server, Postgres, the client; Celery: both workers with their pool "
+        "processes and ffmpeg, Redis, Postgres, the client; the floor: the benchmark process "
+        "and its ffmpeg) over the run, per podcast.",
+        "",
+        "| measure | podnex | Celery + Redis | floor | podnex / Celery | podnex / floor |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, values, unit, scale, digits in rows:
+        cells = [
+            _seconds(values[name], unit, scale, digits) if name in values else "-"
+            for name, _ in SYSTEMS
+        ]
+        mids = {name: median(v) * scale for name, v in values.items()}
+        out.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {_ratio(mids.get('podnex'), mids.get('celery'))} "
+            f"| {_ratio(mids.get('podnex'), mids.get('floor'))} |"
+        )
+    last = rounds[-1]
+    out += [
+        "",
+        f"CPU seconds each process used in the last round of {count} at once:",
+        "",
+        "| podnex | | Celery + Redis | | floor | |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    columns = [list(last[name]["cpu"].items()) for name, _ in SYSTEMS]
+    for index in range(max(len(column) for column in columns)):
+        cells = []
+        for column in columns:
+            if index < len(column):
+                cells += [column[index][0], f"{column[index][1]:.1f} s"]
+            else:
+                cells += ["", ""]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append(
+        "| all | "
+        + " | all | ".join(f"{sum(last[name]['cpu'].values()):.1f} s" for name, _ in SYSTEMS)
+        + " |"
+    )
+    return out
 
 
 def profile_table(profiles: dict[str, Any]) -> list[str]:

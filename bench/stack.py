@@ -8,6 +8,8 @@ worker, each in its own process, as `make dev` runs them.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -206,12 +208,13 @@ def cpu_seconds(pid: int) -> float:
     fields = _stat(pid)
     if fields is None:
         return 0.0
-    # utime stime cutime cstime are fields 14..17 (1-based) of /proc/<pid>/stat.
+    # utime stime cutime cstime are fields 14..17 (1-based) of /proc/<pid>/stat. Each
+    # live descendant's own reaped children too: a Celery pool process's ffmpeg.
     total += sum(int(value) for value in fields[11:15]) / TICKS
     for child in descendants(pid):
         child_fields = _stat(child)
         if child_fields is not None:
-            total += sum(int(value) for value in child_fields[11:13]) / TICKS
+            total += sum(int(value) for value in child_fields[11:15]) / TICKS
     return total
 
 
@@ -258,3 +261,151 @@ class RssSampler:
             self.peak_children = max(self.peak_children, children)
             self.peak_total = max(self.peak_total, own + children)
             time.sleep(0.02)
+
+
+# -- the Celery + Redis baseline (issue #20) -------------------------------------------------
+
+
+def redis_server() -> tuple[str | None, str]:
+    """The redis-server binary, installing Debian's package when it is missing.
+
+    Returns (path, "") or (None, why not): the baseline is then skipped with that reason.
+    """
+    found = shutil.which("redis-server")
+    if found:
+        return found, ""
+    apt = shutil.which("apt-get")
+    if apt is None:
+        return None, "redis-server is not installed and there is no apt-get to install it"
+    command = [apt, "install", "-y", "-q", "redis-server"]
+    if os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            return None, "redis-server is not installed and apt-get needs root (no sudo)"
+        command = ["sudo", "-n", *command]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:  # perhaps no package lists yet: fetch them, then once more
+        update = [*command[: command.index("install")], "update", "-q"]
+        subprocess.run(update, capture_output=True, text=True, check=False, env=env)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    found = shutil.which("redis-server")
+    if found:
+        return found, ""
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    return (
+        None,
+        f"redis-server is not installed and `apt-get install redis-server` failed: {tail[0]}",
+    )
+
+
+CELERY_MAIN_CONCURRENCY = 4
+"""Pool processes of the Celery worker for every step but the lines: podnex mixes at most
+max(2, cores) combines at once (`podnex.audio._COMBINE_THREADS`), so 2 would match it on
+2 cores; 2 more keep the short database steps from queueing behind two combines."""
+
+
+@dataclass
+class CeleryStack:
+    """redis-server and the two Celery workers of `bench.celery_pipeline`."""
+
+    work: Path
+    redis: subprocess.Popen[bytes]
+    broker: str
+    env: dict[str, str]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        found = {"redis": self.redis.pid}
+        for name, process in zip(("celery main", "celery speech"), self.workers, strict=False):
+            found[name] = process.pid
+        return found
+
+    def start_workers(self, speech_concurrency: int) -> None:
+        from bench.celery_pipeline import MAIN_QUEUE, SPEECH_QUEUE
+
+        ready = self.work / "celery-ready"
+        ready.mkdir(parents=True, exist_ok=True)
+        env = {**self.env, "PODNEX_CELERY_READY_DIR": str(ready)}
+        log = self.work / "celery.log"
+        for name, queue, concurrency in (
+            ("main", MAIN_QUEUE, CELERY_MAIN_CONCURRENCY),
+            ("speech", SPEECH_QUEUE, speech_concurrency),
+        ):
+            self.workers.append(
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "celery", "-A", "bench.celery_pipeline"),
+                        *("worker", "-Q", queue, "-n", f"{name}@bench"),
+                        *("--pool", "prefork", "--concurrency", str(concurrency)),
+                        # Events, gossip and mingle serve monitoring and other workers:
+                        # the pipeline uses none of them.
+                        *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+                        *("--loglevel", "WARNING"),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log.open("ab"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        deadline = time.monotonic() + 90
+        while len(list(ready.glob("*.ready"))) < len(self.workers):
+            if time.monotonic() > deadline or any(w.poll() is not None for w in self.workers):
+                raise RuntimeError(f"the Celery workers did not start; see {log}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.redis]:
+            if process.poll() is None:
+                process.terminate()
+        for process in [*self.workers, self.redis]:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def running_celery(
+    work: Path, redis_path: str, *, database_url: str, engine: str, speech_concurrency: int
+) -> Iterator[CeleryStack]:
+    """redis-server on a free loopback port without persistence, and the Celery workers."""
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    redis = subprocess.Popen(
+        [
+            *(redis_path, "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(work)),
+        ],
+        stdout=(work / "redis.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    broker = f"redis://127.0.0.1:{port}/0"
+    env = {
+        **os.environ,
+        "PODNEX_CELERY_BROKER": broker,
+        "PODNEX_CELERY_DATABASE": database_url.replace("postgresql+psycopg://", "postgresql://"),
+        "PODNEX_CELERY_STORAGE": str(work / "storage"),
+        "PODNEX_CELERY_ENGINE": engine,
+        "PYTHONPATH": str(ROOT),
+    }
+    stack = CeleryStack(work=work, redis=redis, broker=broker, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if redis.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start; see {work / 'redis.log'}")
+            time.sleep(0.05)
+        stack.start_workers(speech_concurrency)
+        yield stack
+    finally:
+        stack.stop()
