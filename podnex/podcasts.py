@@ -189,8 +189,14 @@ async def mirror_run_state(
     if state.title and state.title.strip():
         # A generated title fills a missing one; a title set meanwhile by its owner stays.
         values["title"] = func.coalesce(Podcast.title, clip_title(state.title))
-    if state.status is PodcastStatus.COMPLETED:
-        values["version"] = func.greatest(Podcast.version, 1)
+    if state.status is PodcastStatus.COMPLETED and state.keep_results:
+        pass  # a re-render that did not publish: the previous version stays as it was
+    elif state.status is PodcastStatus.COMPLETED:
+        values["version"] = (
+            func.greatest(Podcast.version, 1) if state.version is None else state.version
+        )
+        if state.script is not None:
+            values["script"] = [line.model_dump(mode="json") for line in state.script]
         values["audio_key"] = state.audio_key
         values["audio_duration"] = state.audio_duration
         values["audio_size_bytes"] = state.audio_size_bytes
