@@ -1,0 +1,271 @@
+"""Edit and re-render (#16): only changed lines are synthesised again, the episode is
+published as the next version, and a re-render that does not publish changes nothing.
+
+Real Temporal, real Postgres, real espeak; `ScriptedEngine` counts the engine's calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowHandle
+
+from api.temporal_client import run_input_for, start_podcast_run
+from podnex.db import Database
+from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.podcasts import script_of
+from podnex.script.types import ScriptLine
+from podnex.settings import Settings
+from podnex.storage.keys import audio_key, segment_prefix
+from tests.audio_analysis import decode_mp3, mean_pitch_hz
+from tests.conftest import ApiUser
+from tests.integration.podcasts import stored_podcast
+from tests.integration.workers import ScriptedEngine, worker_with
+from workflows.types import PodcastResult
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a re-render that does not publish must leave exactly as it was."""
+
+    status: PodcastStatus
+    version: int
+    audio_key: str | None
+    audio: bytes
+    audio_duration: float | None
+    transcript: object
+    script: object
+    usage: list[float]
+    seconds_used: float
+    podcast_count: int
+
+
+async def snapshot(db: Database, settings: Settings, podcast: Podcast) -> Snapshot:
+    async with db.transaction() as session:
+        row = await session.get(Podcast, podcast.id)
+        assert row is not None
+        subscription = await session.scalar(
+            select(Subscription).where(Subscription.user_id == row.user_id)
+        )
+        usage = list(
+            await session.scalars(
+                select(UsageRecord.amount).where(UsageRecord.podcast_id == podcast.id)
+            )
+        )
+    assert subscription is not None
+    audio = (settings.resolved_storage_dir / row.audio_key).read_bytes() if row.audio_key else b""
+    return Snapshot(
+        status=row.status,
+        version=row.version,
+        audio_key=row.audio_key,
+        audio=audio,
+        audio_duration=row.audio_duration,
+        transcript=row.transcript,
+        script=row.script,
+        usage=usage,
+        seconds_used=subscription.current_seconds_used,
+        podcast_count=subscription.current_podcast_count,
+    )
+
+
+async def row_of(db: Database, podcast: Podcast) -> Podcast:
+    async with db.transaction() as session:
+        row = await session.get(Podcast, podcast.id)
+    assert row is not None
+    return row
+
+
+async def run_to_end(handle: WorkflowHandle[object, object], client: Client) -> PodcastResult:
+    typed = client.get_workflow_handle(handle.id, result_type=PodcastResult)
+    return await typed.result()
+
+
+async def completed_podcast(
+    db: Database, client: Client, queue: str, user: ApiUser
+) -> tuple[Podcast, PodcastResult]:
+    podcast = await stored_podcast(db, user, "Re-render test")
+    admission, handle = await start_podcast_run(
+        client, queue, run_input_for(podcast, speech_concurrency=4), summary="first version"
+    )
+    assert admission is not None and admission.admitted
+    result = await run_to_end(handle, client)
+    assert result.status == "COMPLETED", result
+    return await row_of(db, podcast), result
+
+
+async def rerender(
+    client: Client, queue: str, podcast: Podcast, lines: list[ScriptLine]
+) -> WorkflowHandle[object, object]:
+    admission, handle = await start_podcast_run(
+        client,
+        queue,
+        run_input_for(podcast, speech_concurrency=4, script=lines),
+        summary="re-render",
+    )
+    assert admission is not None and admission.admitted, admission
+    return handle
+
+
+def span(samples: np.ndarray, rate: int, start: float, end: float) -> np.ndarray:
+    return samples[int(start * rate) : int(end * rate)]
+
+
+def similarity(a: np.ndarray, b: np.ndarray, rate: int, slack: float = 0.03) -> float:
+    """Normalised correlation of two stretches of sound (1.0: the same sound), at the best
+    alignment within ``slack`` seconds (line times are kept to the millisecond)."""
+    lag_max = int(slack * rate)
+    n = min(len(a), len(b)) - 2 * lag_max
+    assert n > rate, "at least a second to compare"
+    reference = a[lag_max : lag_max + n]
+    best = -1.0
+    for lag in range(0, 2 * lag_max + 1):
+        other = b[lag : lag + n]
+        value = float(
+            np.dot(reference, other) / (np.linalg.norm(reference) * np.linalg.norm(other) + 1e-12)
+        )
+        best = max(best, value)
+    return best
+
+
+async def test_one_edited_line_is_the_one_line_synthesised_again(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    engine = ScriptedEngine()
+    async with worker_with(settings, temporal_client, engine) as queue:
+        first, _ = await completed_podcast(db, temporal_client, queue, user)
+        before = await snapshot(db, settings, first)
+        lines = script_of(first)
+        total = len(lines)
+        assert total >= 20 and before.version == 1
+        assert before.audio_key == audio_key(str(first.id))
+        calls_before = engine.calls
+
+        # 1. One line's text changes: exactly one engine call, the next version published.
+        k = total // 2
+        edited = list(lines)
+        edited[k] = ScriptLine(
+            speaker=lines[k].speaker,
+            text="This line was edited after publishing, and it is a good deal longer now "
+            "than it was before, so the episode grows.",
+        )
+        handle = await rerender(temporal_client, queue, first, edited)
+        result = await run_to_end(handle, temporal_client)
+        assert result.status == "COMPLETED", result
+        assert engine.calls - calls_before == 1, "only the edited line is synthesised"
+        assert result.lines_resynthesised == 1
+
+        second = await row_of(db, first)
+        after = await snapshot(db, settings, first)
+        assert second.status is PodcastStatus.COMPLETED and second.progress == 100
+        assert second.version == 2
+        assert second.audio_key == audio_key(str(first.id), 2) != before.audio_key
+        assert not (settings.resolved_storage_dir / audio_key(str(first.id))).exists(), (
+            "the previous version is removed once the new one is published"
+        )
+        assert [ScriptLine.model_validate(line) for line in second.script or []] == edited
+        assert second.transcript is not None and len(second.transcript) == total
+        assert second.transcript[k]["text"] == edited[k].text
+        assert (second.audio_duration or 0) > (before.audio_duration or 0)
+        grown = (second.audio_duration or 0) - (before.audio_duration or 0)
+        old_t, new_t = before.transcript, second.transcript
+        assert isinstance(old_t, list)
+        for index in range(k):  # before the edit: the same times
+            assert new_t[index]["start_seconds"] == pytest.approx(
+                old_t[index]["start_seconds"], abs=0.01
+            )
+        shift = new_t[k + 1]["start_seconds"] - old_t[k + 1]["start_seconds"]
+        assert shift == pytest.approx(grown, abs=0.05)
+        for index in range(k + 1, total):  # after it: shifted by what the line grew
+            assert new_t[index]["start_seconds"] - old_t[index]["start_seconds"] == (
+                pytest.approx(shift, abs=0.01)
+            )
+        # Billing: no new podcast, the minutes follow the new duration, charged once.
+        assert after.podcast_count == before.podcast_count == 1
+        assert after.usage == [second.audio_duration]
+        assert after.seconds_used == pytest.approx(
+            before.seconds_used - (before.audio_duration or 0) + (second.audio_duration or 0)
+        )
+
+        # The MP3 differs only around that line.
+        old_pcm, rate = decode_mp3(before.audio)
+        new_pcm, new_rate = decode_mp3(after.audio)
+        assert rate == new_rate
+        edit_start = old_t[k]["start_seconds"]
+        old_end = old_t[k]["end_seconds"]
+        new_end = new_t[k]["end_seconds"]
+        head = similarity(
+            span(old_pcm, rate, edit_start - 10.5, edit_start - 0.5),
+            span(new_pcm, rate, edit_start - 10.5, edit_start - 0.5),
+            rate,
+        )
+        tail = similarity(
+            span(old_pcm, rate, old_end + 0.5, old_end + 10.5),
+            span(new_pcm, rate, new_end + 0.5, new_end + 10.5),
+            rate,
+        )
+        middle = similarity(
+            span(old_pcm, rate, edit_start, old_end),
+            span(new_pcm, rate, edit_start, old_end),
+            rate,
+            slack=0.0,
+        )
+        print(f"\nre-render similarity: before {head:.4f}, edited {middle:.4f}, after {tail:.4f}")
+        assert head > 0.98 and tail > 0.98, (head, tail)
+        assert middle < 0.9, middle
+
+        # 2. A speaker change: that line again, now in the other voice.
+        j = next(i for i in range(2, total) if i != k and edited[i].speaker == "host")
+        swapped = list(edited)
+        swapped[j] = ScriptLine(speaker="guest", text=edited[j].text)
+        calls_before = engine.calls
+        result = await run_to_end(
+            await rerender(temporal_client, queue, second, swapped), temporal_client
+        )
+        assert result.status == "COMPLETED" and result.lines_resynthesised == 1
+        assert engine.calls - calls_before == 1
+        third = await row_of(db, first)
+        assert third.version == 3 and third.audio_key == audio_key(str(first.id), 3)
+        assert not (settings.resolved_storage_dir / audio_key(str(first.id), 2)).exists()
+        assert third.transcript is not None and third.transcript[j]["speaker"] == "guest"
+        pcm, rate = decode_mp3((settings.resolved_storage_dir / third.audio_key).read_bytes())
+        host_pitch = mean_pitch_hz(
+            span(new_pcm, rate, new_t[j]["start_seconds"], new_t[j]["end_seconds"]), rate
+        )
+        line = third.transcript[j]
+        guest_pitch = mean_pitch_hz(
+            span(pcm, rate, line["start_seconds"], line["end_seconds"]), rate
+        )
+        print(f"line {j}: host {host_pitch:.0f} Hz, now guest {guest_pitch:.0f} Hz")
+        assert guest_pitch - host_pitch > 50
+
+
+async def test_cancelled_rerender_keeps_the_previous_version(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    engine = ScriptedEngine()
+    async with worker_with(settings, temporal_client, engine) as queue:
+        first, _ = await completed_podcast(db, temporal_client, queue, user)
+        before = await snapshot(db, settings, first)
+        segments = sorted((settings.resolved_storage_dir / segment_prefix(str(first.id))).iterdir())
+        lines = script_of(first)
+        edited = [ScriptLine(speaker=line.speaker, text=f"{line.text} Edited.") for line in lines]
+        engine.delay = 0.5
+        calls_before = engine.calls
+        handle = await rerender(temporal_client, queue, first, edited)
+        while engine.calls - calls_before < 2:
+            await asyncio.sleep(0.05)
+        assert (await row_of(db, first)).status is PodcastStatus.PROCESSING
+        await handle.signal("cancel")
+        result = await run_to_end(handle, temporal_client)
+        assert result.status == "CANCELLED"
+    after = await snapshot(db, settings, first)
+    assert after == before, "audio bytes, transcript, script, usage and version unchanged"
+    row = await row_of(db, first)
+    assert row.current_step == "Re-render cancelled; version 1 kept" and row.error is None
+    assert not (settings.resolved_storage_dir / audio_key(str(first.id), 2)).exists()
+    kept = set((settings.resolved_storage_dir / segment_prefix(str(first.id))).iterdir())
+    assert set(segments) <= kept, "the stored segments stay for the next re-render"
