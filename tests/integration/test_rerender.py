@@ -7,22 +7,26 @@ Real Temporal, real Postgres, real espeak; `ScriptedEngine` counts the engine's 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowHandle
 
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.plans import Plan
 from podnex.podcasts import script_of
 from podnex.script.types import ScriptLine
 from podnex.settings import Settings
 from podnex.storage.keys import audio_key, segment_prefix
 from tests.audio_analysis import decode_mp3, mean_pitch_hz
-from tests.conftest import ApiUser
+from tests.conftest import ApiUser, LiveApi, assert_validation_error, make_user
+from tests.integration.notes import NOTES
 from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
 from workflows.types import PodcastResult
@@ -269,3 +273,160 @@ async def test_cancelled_rerender_keeps_the_previous_version(
     assert not (settings.resolved_storage_dir / audio_key(str(first.id), 2)).exists()
     kept = set((settings.resolved_storage_dir / segment_prefix(str(first.id))).iterdir())
     assert set(segments) <= kept, "the stored segments stay for the next re-render"
+
+
+# -- the routes, through HTTP on the real stack -------------------------------------------
+
+
+async def http_completed(api: LiveApi, owner: ApiUser) -> str:
+    created = await api.client.post(
+        "/api/v1/podcasts", headers=owner.headers, json={"noteContent": NOTES}
+    )
+    assert created.status_code == 201, created.text
+    podcast_id = str(created.json()["data"]["id"])
+    assert await wait_finished(api, owner, podcast_id) == "COMPLETED"
+    return podcast_id
+
+
+async def wait_finished(api: LiveApi, owner: ApiUser, podcast_id: str) -> str:
+    for _ in range(600):
+        response = await api.client.get(
+            f"/api/v1/podcasts/{podcast_id}/status", headers=owner.headers
+        )
+        data = response.json()["data"]
+        if data["status"] in {"COMPLETED", "FAILED", "CANCELLED"}:
+            return str(data["status"])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{podcast_id} did not finish")
+
+
+async def script_lines(api: LiveApi, owner: ApiUser, podcast_id: str) -> dict[str, Any]:
+    response = await api.client.get(f"/api/v1/podcasts/{podcast_id}/script", headers=owner.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_edit_routes_rerender_a_completed_podcast(
+    api: LiveApi, user: ApiUser, db: Database
+) -> None:
+    podcast_id = await http_completed(api, user)
+    base = f"/api/v1/podcasts/{podcast_id}/script"
+    first = await script_lines(api, user, podcast_id)
+    assert first["version"] == 1
+    count = len(first["lines"])
+
+    # Validation: the field and the reason, nothing started.
+    put = api.client.put
+    assert_validation_error(
+        await put(base, headers=user.headers, json={"lines": []}), "lines", "at least 1"
+    )
+    blank = {"lines": [{"speaker": "host", "text": "   "}]}
+    assert_validation_error(
+        await put(base, headers=user.headers, json=blank), "lines.0.text", "blank"
+    )
+    narrator = {"lines": [{"speaker": "narrator", "text": "Hello."}]}
+    assert_validation_error(
+        await put(base, headers=user.headers, json=narrator), "lines.0.speaker", "host"
+    )
+    long = {"lines": [{"speaker": "host", "text": "word " * 500}]}
+    assert_validation_error(
+        await put(base, headers=user.headers, json=long), "lines.0.text", "2000"
+    )
+    line = f"{base}/lines/1"
+    assert_validation_error(
+        await api.client.patch(line, headers=user.headers, json={}), "text", "text, speaker"
+    )
+    same = {"text": first["lines"][1]["text"]}
+    assert_validation_error(
+        await api.client.patch(line, headers=user.headers, json=same), "lines", "unchanged"
+    )
+    missing = await api.client.patch(
+        f"{base}/lines/{count}", headers=user.headers, json={"text": "Hi."}
+    )
+    assert missing.status_code == 404 and missing.json()["code"] == "LINE_NOT_FOUND"
+    far = {"position": count + 1, "speaker": "guest", "text": "Hi."}
+    assert_validation_error(
+        await api.client.post(f"{base}/lines", headers=user.headers, json=far),
+        "position",
+        "at most",
+    )
+    assert (await script_lines(api, user, podcast_id))["version"] == 1
+
+    # One line edited: 202, the old audio stays downloadable until the new one is out.
+    edited = await api.client.patch(
+        line, headers=user.headers, json={"text": "An edited second line.", "speaker": "host"}
+    )
+    assert edited.status_code == 202, edited.text
+    assert edited.json()["data"]["version"] == 2
+    download = await api.client.get(f"/api/v1/podcasts/{podcast_id}/download", headers=user.headers)
+    assert download.status_code == 200, download.text
+    busy = await api.client.delete(f"{base}/lines/0", headers=user.headers)
+    if busy.status_code != 202:  # the one-line re-render may already be done
+        assert busy.status_code == 409, busy.text
+        assert await wait_finished(api, user, podcast_id) == "COMPLETED"
+        busy = await api.client.delete(f"{base}/lines/0", headers=user.headers)
+        assert busy.status_code == 202, busy.text
+    assert await wait_finished(api, user, podcast_id) == "COMPLETED"
+    after = await script_lines(api, user, podcast_id)
+    assert after["version"] == 3 and len(after["lines"]) == count - 1
+    assert after["lines"][0] == {"index": 0, "speaker": "host", "text": "An edited second line."}
+
+    inserted = await api.client.post(
+        f"{base}/lines",
+        headers=user.headers,
+        json={"position": 1, "speaker": "guest", "text": "A line inserted by hand."},
+    )
+    assert inserted.status_code == 202, inserted.text
+    assert await wait_finished(api, user, podcast_id) == "COMPLETED"
+    final = await script_lines(api, user, podcast_id)
+    assert final["version"] == 4 and len(final["lines"]) == count
+    assert final["lines"][1]["text"] == "A line inserted by hand."
+    transcript = await api.client.get(
+        f"/api/v1/podcasts/{podcast_id}/transcript", headers=user.headers
+    )
+    texts = [entry["text"] for entry in transcript.json()["data"]["lines"]]
+    assert texts == [entry["text"] for entry in final["lines"]], "the transcript follows"
+    detail = await api.client.get(f"/api/v1/podcasts/{podcast_id}", headers=user.headers)
+    assert detail.json()["data"]["version"] == 4
+    async with db.transaction() as session:
+        row = await session.get(Podcast, uuid.UUID(podcast_id))
+        subscription = await session.scalar(
+            select(Subscription).where(Subscription.user_id == user.id)
+        )
+    assert row is not None and subscription is not None
+    assert row.audio_key == audio_key(podcast_id, 4)
+    assert subscription.current_podcast_count == 1, "a re-render counts no new podcast"
+    assert subscription.current_seconds_used == pytest.approx(row.audio_duration)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_edit_is_409_unless_completed_and_403_without_minutes(
+    api: LiveApi, db: Database
+) -> None:
+    owner = await make_user(db, Plan.FREE)
+    queued = await stored_podcast(db, owner)
+    refused = await api.client.patch(
+        f"/api/v1/podcasts/{queued.id}/script/lines/0", headers=owner.headers, json={"text": "x"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "PODCAST_NOT_COMPLETED"
+
+    podcast_id = await http_completed(api, owner)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.user_id == owner.id)
+            .values(current_seconds_used=25 * 60)
+        )
+    limited = await api.client.patch(
+        f"/api/v1/podcasts/{podcast_id}/script/lines/0",
+        headers=owner.headers,
+        json={"text": "A longer opening line that needs minutes this plan no longer has."},
+    )
+    assert limited.status_code == 403, limited.text
+    assert limited.json()["code"] == "SUBSCRIPTION_LIMIT_REACHED"
+    assert "minutes" in limited.json()["details"]["reason"]
+    detail = await api.client.get(f"/api/v1/podcasts/{podcast_id}", headers=owner.headers)
+    assert detail.json()["data"]["status"] == "COMPLETED"
+    assert detail.json()["data"]["version"] == 1
