@@ -256,10 +256,15 @@ class ReconcileRequest(BaseModel):
     """Podcasts changed more recently than this are left to their runs."""
     limit: int = Field(default=200, ge=1)
     """Most podcasts looked at of each kind in one pass."""
+    segment_retention_seconds: float | None = Field(default=None, ge=0)
+    """Stored segments of podcasts finished longer ago than this are removed (None: kept
+    while the podcast exists)."""
 
 
 class ReconcileResult(BaseModel):
     repairs: list[str]
+    segments_expired: int = 0
+    """Podcasts whose stored segments were removed in this pass (retention)."""
 
 
 # -- webhooks (workflows/webhooks.py) ---------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -21,8 +22,10 @@ from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
 from podnex.plans import Plan
 from podnex.podcasts import script_of
+from podnex.reconcile import expire_segments, reconcile
 from podnex.script.types import ScriptLine
 from podnex.settings import Settings
+from podnex.storage import create_storage
 from podnex.storage.keys import audio_key, segment_prefix
 from tests.audio_analysis import decode_mp3, mean_pitch_hz
 from tests.conftest import ApiUser, LiveApi, assert_validation_error, make_user
@@ -430,3 +433,81 @@ async def test_edit_is_409_unless_completed_and_403_without_minutes(
     detail = await api.client.get(f"/api/v1/podcasts/{podcast_id}", headers=owner.headers)
     assert detail.json()["data"]["status"] == "COMPLETED"
     assert detail.json()["data"]["version"] == 1
+
+
+# -- segments kept, expired by the reconciler; a stranded re-render ----------------------
+
+
+async def test_expired_segments_are_synthesised_again_and_said_so(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    engine = ScriptedEngine()
+    storage = create_storage(settings)
+    async with worker_with(settings, temporal_client, engine) as queue:
+        first, _ = await completed_podcast(db, temporal_client, queue, user)
+        segments = settings.resolved_storage_dir / segment_prefix(str(first.id))
+        assert len(list(segments.glob("*.wav"))) == len(script_of(first)), "segments kept"
+
+        now = datetime.now(UTC)
+        assert await expire_segments(db, storage, now=now, retention=timedelta(days=1)) >= 0
+        assert any(segments.glob("*.wav")), "not yet expired: kept"
+        async with db.transaction() as session:
+            await session.execute(
+                update(Podcast)
+                .where(Podcast.id == first.id)
+                .values(completed_at=now - timedelta(days=2))
+            )
+        assert await expire_segments(db, storage, now=now, retention=timedelta(days=1)) >= 1
+        assert not any(segments.glob("*.wav")), "expired: removed"
+        row = await row_of(db, first)
+        assert row.segments_swept_at is not None and row.audio_key is not None
+
+        lines = script_of(row)
+        edited = [*lines[:-1], ScriptLine(speaker=lines[-1].speaker, text="A new last line.")]
+        calls_before = engine.calls
+        handle = await rerender(temporal_client, queue, row, edited)
+        result = await run_to_end(handle, temporal_client)
+        assert result.status == "COMPLETED"
+        assert result.lines_resynthesised == len(edited) == engine.calls - calls_before
+        steps = [
+            event.activity_task_scheduled_event_attributes.input.payloads[0].data
+            async for event in handle.fetch_history_events()
+            if event.HasField("activity_task_scheduled_event_attributes")
+        ]
+        said = f"{len(edited)} of {len(edited)} lines re-synthesised".encode()
+        assert any(said in payload for payload in steps), "the run says how many"
+        assert (await row_of(db, first)).version == 2
+
+
+async def test_a_stranded_rerender_reads_completed_with_its_previous_version(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    engine = ScriptedEngine()
+    storage = create_storage(settings)
+    async with worker_with(settings, temporal_client, engine) as queue:
+        first, _ = await completed_podcast(db, temporal_client, queue, user)
+    before = await snapshot(db, settings, first)
+    # The re-render's run was terminated mid-way (no clean-up ran): PROCESSING, a partial
+    # next version stored.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Podcast)
+            .where(Podcast.id == first.id)
+            .values(status=PodcastStatus.PROCESSING, progress=75, current_step="Combining")
+        )
+    await storage.put(audio_key(str(first.id), 2), b"ID3", content_type="audio/mpeg")
+
+    async def run_state(workflow_id: str) -> Literal["running", "failed"]:
+        return "failed" if workflow_id == first.workflow_id else "running"
+
+    repairs = await reconcile(
+        db,
+        storage,
+        run_state,
+        now=datetime.now(UTC) + timedelta(minutes=1),
+        grace=timedelta(0),
+    )
+    assert [r.kind for r in repairs if r.podcast_id == str(first.id)] == ["stranded"]
+    after = await snapshot(db, settings, first)
+    assert after == before, "audio, transcript, script, usage and version as they were"
+    assert not await storage.exists(audio_key(str(first.id), 2))
