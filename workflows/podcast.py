@@ -324,7 +324,8 @@ class PodcastWorkflow:
             audio_duration=combined.duration_seconds,
             audio_size_bytes=published.size_bytes,
             transcript=transcript,
-            **({"version": input.version, "script": input.script} if input.rerender else {}),
+            version=input.version,  # a re-render's, set exactly (None: a first run's)
+            script=input.script,  # a re-render's edited script becomes the stored one
         )
         if input.rerender:
             # The row names the new version now: the one before it goes.
