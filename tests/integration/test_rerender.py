@@ -143,12 +143,30 @@ async def test_one_edited_line_is_the_one_line_synthesised_again(
 ) -> None:
     engine = ScriptedEngine()
     async with worker_with(settings, temporal_client, engine) as queue:
-        first, _ = await completed_podcast(db, temporal_client, queue, user)
+        made, _ = await completed_podcast(db, temporal_client, queue, user)
+        assert made.version == 1 and made.audio_key == audio_key(str(made.id))
+        # 0. A ~40-line episode: seventeen new lines appended (each synthesised once).
+        written = script_of(made)
+        appended = [
+            ScriptLine(
+                speaker="host" if n % 2 else "guest",
+                text=f"Point {n + 1} of the recap: octopus arms taste what they touch.",
+            )
+            for n in range(40 - len(written))
+        ]
+        calls_before = engine.calls
+        result = await run_to_end(
+            await rerender(temporal_client, queue, made, [*written, *appended]), temporal_client
+        )
+        assert result.status == "COMPLETED", result
+        assert result.lines_resynthesised == len(appended) == engine.calls - calls_before
+        first = await row_of(db, made)
         before = await snapshot(db, settings, first)
         lines = script_of(first)
         total = len(lines)
-        assert total >= 20 and before.version == 1
-        assert before.audio_key == audio_key(str(first.id))
+        assert total == 40 and before.version == 2
+        assert before.audio_key == audio_key(str(first.id), 2)
+        assert not (settings.resolved_storage_dir / audio_key(str(first.id))).exists()
         calls_before = engine.calls
 
         # 1. One line's text changes: exactly one engine call, the next version published.
@@ -168,9 +186,9 @@ async def test_one_edited_line_is_the_one_line_synthesised_again(
         second = await row_of(db, first)
         after = await snapshot(db, settings, first)
         assert second.status is PodcastStatus.COMPLETED and second.progress == 100
-        assert second.version == 2
-        assert second.audio_key == audio_key(str(first.id), 2) != before.audio_key
-        assert not (settings.resolved_storage_dir / audio_key(str(first.id))).exists(), (
+        assert second.version == 3
+        assert second.audio_key == audio_key(str(first.id), 3) != before.audio_key
+        assert not (settings.resolved_storage_dir / audio_key(str(first.id), 2)).exists(), (
             "the previous version is removed once the new one is published"
         )
         assert [ScriptLine.model_validate(line) for line in second.script or []] == edited
@@ -235,8 +253,8 @@ async def test_one_edited_line_is_the_one_line_synthesised_again(
         assert result.status == "COMPLETED" and result.lines_resynthesised == 1
         assert engine.calls - calls_before == 1
         third = await row_of(db, first)
-        assert third.version == 3 and third.audio_key == audio_key(str(first.id), 3)
-        assert not (settings.resolved_storage_dir / audio_key(str(first.id), 2)).exists()
+        assert third.version == 4 and third.audio_key == audio_key(str(first.id), 4)
+        assert not (settings.resolved_storage_dir / audio_key(str(first.id), 3)).exists()
         assert third.transcript is not None and third.transcript[j]["speaker"] == "guest"
         pcm, rate = decode_mp3((settings.resolved_storage_dir / third.audio_key).read_bytes())
         host_pitch = mean_pitch_hz(
