@@ -598,7 +598,8 @@ class PodcastService:
         """Signal the run to cancel and wait briefly for it: the podcast as it is then.
 
         409 once it has finished, or once it is being published (upload and usage: the point
-        of no return, after which the run completes).
+        of no return, after which the run completes). A cancelled re-render leaves the
+        podcast COMPLETED with the version it had.
         """
         podcast = await self.get(podcast_id)
         self._refuse_cancel_when_past_return(podcast)
@@ -607,6 +608,12 @@ class PodcastService:
         except WorkflowServiceUnavailable as exc:
             raise ApiError(503, "The workflow service is unavailable") from exc
         fresh = await self._reload(podcast)
+        if (
+            fresh.status is PodcastStatus.COMPLETED
+            and podcast.audio_key is not None
+            and fresh.version == podcast.version
+        ):
+            return fresh  # a re-render cancelled: COMPLETED again with the version it had
         if fresh.status is PodcastStatus.COMPLETED:
             self._refuse_cancel_when_past_return(fresh)
         return fresh

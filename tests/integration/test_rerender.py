@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowHandle
 
+from api.app import create_app
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
@@ -28,7 +29,7 @@ from podnex.settings import Settings
 from podnex.storage import create_storage
 from podnex.storage.keys import audio_key, segment_prefix
 from tests.audio_analysis import decode_mp3, mean_pitch_hz
-from tests.conftest import ApiUser, LiveApi, assert_validation_error, make_user
+from tests.conftest import ApiUser, LiveApi, assert_validation_error, make_user, serve
 from tests.integration.notes import NOTES
 from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
@@ -529,3 +530,42 @@ async def test_a_stranded_rerender_reads_completed_with_its_previous_version(
     after = await snapshot(db, settings, first)
     assert after == before, "audio, transcript, script, usage and version as they were"
     assert not await storage.exists(audio_key(str(first.id), 2))
+
+
+async def test_cancel_route_stops_a_rerender_and_keeps_the_version(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser
+) -> None:
+    engine = ScriptedEngine()
+    async with worker_with(settings, temporal_client, engine) as queue:
+        app = create_app(settings.model_copy(update={"temporal_task_queue": queue}))
+        async with serve(app) as live:
+            podcast_id = await http_completed(live, user)
+            before = await snapshot(db, settings, await row_of_id(db, podcast_id))
+            engine.delay = 0.5
+            replaced = await live.client.put(
+                f"/api/v1/podcasts/{podcast_id}/script",
+                headers=user.headers,
+                json={"lines": [{"speaker": "host", "text": f"Line {n}."} for n in range(12)]},
+            )
+            assert replaced.status_code == 202, replaced.text
+            cancelled = await live.client.post(
+                f"/api/v1/podcasts/{podcast_id}/cancel", headers=user.headers
+            )
+            assert cancelled.status_code == 200, cancelled.text
+            answer = cancelled.json()["data"]
+            assert (answer["status"], answer["version"]) == ("COMPLETED", 1), answer
+            assert answer["currentStep"] == "Re-render cancelled; version 1 kept"
+            assert await wait_finished(live, user, podcast_id) == "COMPLETED"
+            download = await live.client.get(
+                f"/api/v1/podcasts/{podcast_id}/download", headers=user.headers
+            )
+            assert download.status_code == 200, download.text
+    after = await snapshot(db, settings, await row_of_id(db, podcast_id))
+    assert after == before, "the previous version, its transcript, script and usage stay"
+
+
+async def row_of_id(db: Database, podcast_id: str) -> Podcast:
+    async with db.transaction() as session:
+        row = await session.get(Podcast, uuid.UUID(podcast_id))
+    assert row is not None
+    return row
