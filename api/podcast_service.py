@@ -525,9 +525,18 @@ class PodcastService:
                 raise unavailable() from exc
             if not closed:
                 raise ApiError(409, "The podcast's run is still going", code="CONFLICT")
+        seen = podcast.version
         async with self.state.db.transaction() as session:
             podcast = await self._owned(session, podcast_id, for_update=True)
             self._require_rerenderable(podcast)
+            if podcast.version != seen:
+                # Another edit was published meanwhile: this one was made on the old script.
+                raise ApiError(
+                    409,
+                    f"The script changed meanwhile (version {podcast.version} is published "
+                    "now); edit it again",
+                    code="CONFLICT",
+                )
         try:
             admission = await self.state.runs.start(podcast, script=lines)
         except RunAlreadyStarted as exc:
