@@ -240,8 +240,10 @@ async def test_one_edited_line_is_the_one_line_synthesised_again(
             slack=0.0,
         )
         print(f"\nre-render similarity: before {head:.4f}, edited {middle:.4f}, after {tail:.4f}")
-        assert head > 0.98 and tail > 0.98, (head, tail)
-        assert middle < 0.9, middle
+        # The same sound before and after the line (MP3 coding at another frame phase and a
+        # slightly different loudness gain keep the tail at 0.97..0.995), another sound on it.
+        assert head > 0.95 and tail > 0.95, (head, tail)
+        assert middle < 0.5, middle
 
         # 2. A speaker change: that line again, now in the other voice.
         j = next(i for i in range(2, total) if i != k and edited[i].speaker == "host")
