@@ -177,7 +177,14 @@ async def keep_reconcile_schedule(client: Client, settings: Settings) -> None:
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             RECONCILE_WORKFLOW_TYPE,
-            ReconcileRequest(grace_seconds=settings.reconcile_grace_seconds),
+            ReconcileRequest(
+                grace_seconds=settings.reconcile_grace_seconds,
+                segment_retention_seconds=(
+                    settings.segment_retention_days * 86400
+                    if settings.segment_retention_days > 0
+                    else None
+                ),
+            ),
             id=f"{RECONCILE_SCHEDULE_ID}-run",
             task_queue=settings.temporal_task_queue,
         ),

@@ -40,15 +40,19 @@ def all_activities(deps: ActivityDeps) -> list[Any]:
     """
     limits = LimitActivities(deps)
     storage = StorageActivities(deps)
+    usage = UsageActivities(deps)
     return [
         limits.check_limits,
+        limits.check_rerender,
         limits.release_podcast,
         ScriptActivities(deps).write_script,
         SpeechActivities(deps).synthesize_line,
         AudioActivities(deps).combine_audio,
         storage.upload_audio,
         storage.delete_partial_audio,
-        UsageActivities(deps).record_usage,
+        storage.delete_previous_audio,
+        usage.record_usage,
+        usage.settle_usage,
         StatusActivities(deps).update_podcast_status,
         ReconcileActivities(deps).reconcile_podcasts,
         WebhookActivities(deps).deliver_webhook,

@@ -8,7 +8,13 @@ from activities.context import ActivityDeps, log, podcast_uuid
 from podnex import podcasts, quota
 from podnex.spec import RunState
 from podnex.vocabulary import PodcastStatus
-from workflows.types import Admission, CleanupRequest, LimitRequest, ProgressBands
+from workflows.types import (
+    Admission,
+    CleanupRequest,
+    LimitRequest,
+    ProgressBands,
+    RerenderLimitRequest,
+)
 
 ADMITTED_STATE = RunState(
     status=PodcastStatus.PROCESSING,
@@ -18,6 +24,8 @@ ADMITTED_STATE = RunState(
 )
 """What the workflow mirrors next (`_set(..., "Admitted", admitted=True)`), written here
 with the reservation."""
+
+RERENDER_ADMITTED_STATE = ADMITTED_STATE.model_copy(update={"current_step": "Re-render admitted"})
 
 
 class LimitActivities:
@@ -50,6 +58,35 @@ class LimitActivities:
             current_minutes=reservation.current.minutes,
             limit_podcasts=reservation.limits.podcasts,
             limit_minutes=reservation.limits.minutes,
+        )
+
+    @activity.defn(name="check_rerender")
+    async def check_rerender(self, request: RerenderLimitRequest) -> Admission:
+        """A re-render's plan check (minutes only: it counts no new podcast and reserves
+        nothing); when admitted, the podcast reads as being re-rendered in the same
+        transaction. Its previous audio stays published meanwhile."""
+        info = activity.info()
+        podcast_id = podcast_uuid(request.podcast_id)
+        async with self.deps.db.transaction() as session:
+            now = self.deps.clock()
+            check = await quota.check_rerender(session, podcast_id, request.words, now)
+            if check.admitted:
+                await podcasts.mirror_run_state(
+                    session,
+                    podcast_id,
+                    RERENDER_ADMITTED_STATE,
+                    workflow_id=info.workflow_id or "",
+                    run_id=info.workflow_run_id or "",
+                    now=now,
+                )
+        log().info("re-render checked", admitted=check.admitted, reason=check.reason)
+        return Admission(
+            admitted=check.admitted,
+            reason=check.reason,
+            current_podcasts=check.current.podcasts,
+            current_minutes=check.current.minutes,
+            limit_podcasts=check.limits.podcasts,
+            limit_minutes=check.limits.minutes,
         )
 
     @activity.defn(name="release_podcast")

@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.context import ActivityDeps, heartbeating, log
 from podnex import metrics
-from podnex.reconcile import RunState, reconcile
+from podnex.reconcile import RunState, expire_segments, reconcile
 from workflows.types import ReconcileRequest, ReconcileResult
 
 _CLOSED_AS: dict[WorkflowExecutionStatus, RunState] = {
@@ -51,12 +51,22 @@ class ReconcileActivities:
                 grace=timedelta(seconds=request.grace_seconds),
                 limit=request.limit,
             )
+            expired = 0
+            if request.segment_retention_seconds is not None:
+                expired = await expire_segments(
+                    self.deps.db,
+                    self.deps.storage,
+                    now=self.deps.clock(),
+                    retention=timedelta(seconds=request.segment_retention_seconds),
+                    limit=request.limit,
+                )
         meter = activity.metric_meter()
         for repair in repairs:
             metrics.count_repair(meter, repair.kind)
-        log().info("reconciled", repairs=len(repairs))
+        log().info("reconciled", repairs=len(repairs), segments_expired=expired)
         return ReconcileResult(
-            repairs=[f"{repair.kind} {repair.podcast_id}: {repair.detail}" for repair in repairs]
+            repairs=[f"{repair.kind} {repair.podcast_id}: {repair.detail}" for repair in repairs],
+            segments_expired=expired,
         )
 
 

@@ -17,7 +17,8 @@ class StatusActivities:
     @activity.defn(name="update_podcast_status")
     async def update_podcast_status(self, change: StatusUpdate) -> None:
         """Also, once the run has finished, records the webhook deliveries of its event and
-        starts their workflows (each once, however often this activity runs)."""
+        starts their workflows (each once, however often this activity runs). A re-render
+        that did not publish leaves the podcast as it was: no event."""
         info = activity.info()
         deliveries = []
         async with self.deps.db.transaction() as session:
@@ -29,7 +30,7 @@ class StatusActivities:
                 run_id=info.workflow_run_id or "",
                 now=self.deps.clock(),
             )
-            if change.status.finished:
+            if change.status.finished and not change.keep_results:
                 deliveries = await webhooks.record_deliveries(
                     session,
                     podcast_uuid(change.podcast_id),

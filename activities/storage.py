@@ -1,4 +1,4 @@
-"""Publish the finished MP3 under its final key, and clean up a run's partial audio."""
+"""Publish the finished MP3 under its version's key, and clean up a run's partial audio."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from temporalio import activity
 
 from activities.context import ActivityDeps, log
 from podnex.storage import ObjectNotFound
-from podnex.storage.keys import audio_key, work_prefix
+from podnex.storage.keys import audio_key, segment_prefix, work_prefix
 from workflows.types import CleanupRequest, PublishRequest, PublishResult
 
 
@@ -17,7 +17,7 @@ class StorageActivities:
     @activity.defn(name="upload_audio")
     async def upload_audio(self, request: PublishRequest) -> PublishResult:
         storage = self.deps.storage
-        final_key = audio_key(request.podcast_id)
+        final_key = audio_key(request.podcast_id, request.version)
         try:
             data = await storage.get(request.staging_key)
         except ObjectNotFound:
@@ -39,8 +39,22 @@ class StorageActivities:
 
     @activity.defn(name="delete_partial_audio")
     async def delete_partial_audio(self, request: CleanupRequest) -> int:
+        """A first run's everything (work files, segments, audio); a re-render's own work
+        files and version only: the published version and the segments stay."""
         storage = self.deps.storage
         removed = await storage.delete_prefix(work_prefix(request.podcast_id))
-        await storage.delete(audio_key(request.podcast_id))
-        log().info("partial audio deleted", objects=removed)
+        if request.version is None:
+            removed += await storage.delete_prefix(segment_prefix(request.podcast_id))
+            await storage.delete(audio_key(request.podcast_id))
+        else:
+            await storage.delete(audio_key(request.podcast_id, request.version))
+        log().info("partial audio deleted", objects=removed, version=request.version)
         return removed
+
+    @activity.defn(name="delete_previous_audio")
+    async def delete_previous_audio(self, request: CleanupRequest) -> None:
+        """After a re-render's publish (the row names the new version): the version before
+        it goes."""
+        assert request.version is not None and request.version >= 2
+        await self.deps.storage.delete(audio_key(request.podcast_id, request.version - 1))
+        log().info("previous audio deleted", version=request.version - 1)

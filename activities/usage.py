@@ -1,4 +1,4 @@
-"""Charge a completed podcast's actual seconds, once."""
+"""Charge a completed podcast's actual seconds, once; settle a re-render's, once."""
 
 from __future__ import annotations
 
@@ -21,3 +21,13 @@ class UsageActivities:
             )
         log().info("usage recorded", seconds=round(request.seconds, 2), charged=charged)
         return charged
+
+    @activity.defn(name="settle_usage")
+    async def settle_usage(self, request: UsageRequest) -> float:
+        """A published re-render: the podcast's usage follows its new duration."""
+        async with self.deps.db.transaction() as session:
+            delta = await quota.settle_rerender_usage(
+                session, podcast_uuid(request.podcast_id), request.seconds
+            )
+        log().info("re-render usage settled", seconds=round(request.seconds, 2), delta=delta)
+        return delta

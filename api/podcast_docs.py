@@ -88,3 +88,21 @@ SCRIPT_RESPONSES: dict[int, ResponseSpec] = error_responses(
 TRANSCRIPT_RESPONSES: dict[int, ResponseSpec] = error_responses(
     400, 404, *AUTHENTICATED, descriptions={404: "Not found, or not completed yet"}
 )
+
+RERENDER_RESPONSES: dict[int, ResponseSpec] = error_responses(
+    400,
+    403,
+    404,
+    409,
+    413,
+    415,
+    503,
+    *AUTHENTICATED,
+    descriptions={
+        400: "The edit is invalid (empty line, too long, unknown speaker, position out of "
+        "range, nothing changed): `details` names the field and the reason",
+        403: "Subscription limit reached: the month's minutes cannot cover the re-render",
+        404: "Not found, its script not written yet, or no such line",
+        409: "Not COMPLETED, or a run of the podcast is going",
+    },
+)

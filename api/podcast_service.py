@@ -1,5 +1,6 @@
 """The podcast use cases, each end to end: create (with idempotency), read, live status,
-download link, change, delete, cancel, retry and transcript.
+download link, change, delete, cancel, retry, transcript, script and its edits (each a
+re-render).
 
 One `PodcastService` per request, for the authenticated user (provided to the controller by
 dependency injection). It owns the rules of the API's side (which provider and voices a
@@ -14,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError
 from api.paths import FILES_PATH
-from api.schemas import CreatePodcastRequest
+from api.schemas import SCRIPT_MAX_CHARS, SCRIPT_MAX_LINES, CreatePodcastRequest
 from api.state import AppState
 from api.temporal_client import RunAlreadyStarted, WorkflowServiceUnavailable
 from podnex import podcasts
@@ -35,7 +36,7 @@ from podnex.script.notes import parse_document
 from podnex.script.types import ScriptLine
 from podnex.spec import PodcastSpec, TranscriptLine
 from podnex.storage import DownloadLink, delete_podcast_objects, download_link
-from podnex.vocabulary import RETRYABLE, PodcastStatus
+from podnex.vocabulary import RETRYABLE, PodcastStatus, Speaker
 from workflows.types import Admission, Progress, ProgressBands, workflow_id_for
 
 log = structlog.get_logger("podnex.api")
@@ -91,6 +92,26 @@ class Started:
     podcast: Podcast
     admitted: bool = True
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Rerender:
+    """A podcast whose re-render was started, and the version it will publish."""
+
+    podcast: Podcast
+    version: int
+
+
+def line_index(lines: list[ScriptLine], index: int) -> int:
+    """``index`` when the script has such a line; 404 naming the index otherwise."""
+    if not 0 <= index < len(lines):
+        raise ApiError(
+            404,
+            f"Script line {index} not found: the script has lines 0 to {len(lines) - 1}",
+            code="LINE_NOT_FOUND",
+            details=[{"field": "index", "message": f"must be 0 to {len(lines) - 1}"}],
+        )
+    return index
 
 
 @dataclass(frozen=True)
@@ -378,7 +399,8 @@ class PodcastService:
     async def download(self, podcast_id: str, base_url: str) -> tuple[Podcast, DownloadLink]:
         """An expiring link to the podcast's audio (404 until it is COMPLETED)."""
         podcast = await self.get(podcast_id)
-        if podcast.status is not PodcastStatus.COMPLETED or not podcast.audio_key:
+        # Published audio stays downloadable while a re-render makes the next version.
+        if not podcast.audio_key:
             raise ApiError(404, "Audio not available yet", code="AUDIO_NOT_READY")
         settings = self.state.settings
         base = (settings.public_base_url or base_url).rstrip("/")
@@ -395,7 +417,8 @@ class PodcastService:
     async def transcript(self, podcast_id: str) -> tuple[Podcast, list[TranscriptLine]]:
         """The finished episode's lines with their times (404 until it is COMPLETED)."""
         podcast = await self.get(podcast_id)
-        if podcast.status is not PodcastStatus.COMPLETED or not podcast.transcript:
+        # The published version's transcript, also while a re-render makes the next one.
+        if not podcast.audio_key or not podcast.transcript:
             raise ApiError(404, "Transcript not available yet", code="TRANSCRIPT_NOT_READY")
         return podcast, podcasts.transcript_of(podcast)
 
@@ -406,6 +429,137 @@ class PodcastService:
         if not lines:
             raise ApiError(404, "Script not written yet", code="SCRIPT_NOT_READY")
         return podcast, lines
+
+    # -- edit and re-render -----------------------------------------------------------------
+
+    async def replace_script(self, podcast_id: str, lines: list[ScriptLine]) -> Rerender:
+        """PUT .../script: the whole script replaced, and re-rendered."""
+        return await self._rerender(podcast_id, lambda _: list(lines))
+
+    async def edit_line(
+        self, podcast_id: str, index: int, *, speaker: Speaker | None, text: str | None
+    ) -> Rerender:
+        """PATCH .../script/lines/{index}: one line's text and/or speaker, re-rendered."""
+        if speaker is None and text is None:
+            raise validation_error(
+                [{"field": "text", "message": "give the line's new text, speaker or both"}]
+            )
+
+        def edit(lines: list[ScriptLine]) -> list[ScriptLine]:
+            old = lines[line_index(lines, index)]
+            lines[index] = ScriptLine(speaker=speaker or old.speaker, text=text or old.text)
+            return lines
+
+        return await self._rerender(podcast_id, edit)
+
+    async def insert_line(
+        self, podcast_id: str, position: int, *, speaker: Speaker, text: str
+    ) -> Rerender:
+        """POST .../script/lines: a new line before the one at ``position``, re-rendered."""
+
+        def edit(lines: list[ScriptLine]) -> list[ScriptLine]:
+            if position > len(lines):
+                raise validation_error(
+                    [
+                        {
+                            "field": "position",
+                            "message": f"must be at most {len(lines)} (the number of lines)",
+                        }
+                    ]
+                )
+            lines.insert(position, ScriptLine(speaker=speaker, text=text))
+            return lines
+
+        return await self._rerender(podcast_id, edit)
+
+    async def delete_line(self, podcast_id: str, index: int) -> Rerender:
+        """DELETE .../script/lines/{index}: the line removed, the rest re-rendered."""
+
+        def edit(lines: list[ScriptLine]) -> list[ScriptLine]:
+            del lines[line_index(lines, index)]
+            if not lines:
+                raise validation_error(
+                    [{"field": "index", "message": "the script's only line cannot be deleted"}]
+                )
+            return lines
+
+        return await self._rerender(podcast_id, edit)
+
+    async def _rerender(
+        self, podcast_id: str, edit: Callable[[list[ScriptLine]], list[ScriptLine]]
+    ) -> Rerender:
+        """Apply ``edit`` to the stored script of a COMPLETED podcast and start the re-render
+        run publishing its next version (409 when not COMPLETED or a run is going).
+
+        Nothing is stored here: the run carries the edited script, and the podcast's script,
+        audio, transcript and usage change only when it publishes.
+        """
+        podcast = await self.get(podcast_id)
+        self._require_rerenderable(podcast)
+        before = podcasts.script_of(podcast)
+        lines = edit(list(before))
+        if len(lines) > SCRIPT_MAX_LINES:
+            raise validation_error(
+                [{"field": "lines", "message": f"at most {SCRIPT_MAX_LINES} lines are allowed"}]
+            )
+        total = sum(len(line.text) for line in lines)
+        if total > SCRIPT_MAX_CHARS:
+            raise validation_error(
+                [
+                    {
+                        "field": "lines",
+                        "message": f"the script would have {total} characters; at most "
+                        f"{SCRIPT_MAX_CHARS} are allowed",
+                    }
+                ]
+            )
+        if lines == before:
+            raise validation_error(
+                [{"field": "lines", "message": "the script is unchanged: nothing to re-render"}]
+            )
+        if podcast.workflow_id:
+            # The run that published the current version closes just after it says so.
+            try:
+                closed = await self.state.runs.wait_closed(podcast.workflow_id, CANCEL_WAIT)
+            except WorkflowServiceUnavailable as exc:
+                raise unavailable() from exc
+            if not closed:
+                raise ApiError(409, "The podcast's run is still going", code="CONFLICT")
+        seen = podcast.version
+        async with self.state.db.transaction() as session:
+            podcast = await self._owned(session, podcast_id, for_update=True)
+            self._require_rerenderable(podcast)
+            if podcast.version != seen:
+                # Another edit was published meanwhile: this one was made on the old script.
+                raise ApiError(
+                    409,
+                    f"The script changed meanwhile (version {podcast.version} is published "
+                    "now); edit it again",
+                    code="CONFLICT",
+                )
+        try:
+            admission = await self.state.runs.start(podcast, script=lines)
+        except RunAlreadyStarted as exc:
+            raise ApiError(409, "The podcast's run is still going", code="CONFLICT") from exc
+        except WorkflowServiceUnavailable as exc:
+            raise unavailable() from exc
+        if admission is not None and admission.cancelled:
+            raise ApiError(409, "The re-render was cancelled", code="PODCAST_CANCELLED")
+        if admission is not None and not admission.admitted:
+            raise Refused(admission).answer()
+        return Rerender(await self._reload(podcast), max(podcast.version, 1) + 1)
+
+    @staticmethod
+    def _require_rerenderable(podcast: Podcast) -> None:
+        if podcast.status is not PodcastStatus.COMPLETED:
+            raise ApiError(
+                409,
+                f"Only a completed podcast can be edited and re-rendered; this one is "
+                f"{podcast.status.value}",
+                code="PODCAST_NOT_COMPLETED",
+            )
+        if not podcasts.script_of(podcast):
+            raise ApiError(404, "Script not written yet", code="SCRIPT_NOT_READY")
 
     # -- change -----------------------------------------------------------------------------
 
@@ -453,7 +607,8 @@ class PodcastService:
         """Signal the run to cancel and wait briefly for it: the podcast as it is then.
 
         409 once it has finished, or once it is being published (upload and usage: the point
-        of no return, after which the run completes).
+        of no return, after which the run completes). A cancelled re-render leaves the
+        podcast COMPLETED with the version it had.
         """
         podcast = await self.get(podcast_id)
         self._refuse_cancel_when_past_return(podcast)
@@ -462,6 +617,12 @@ class PodcastService:
         except WorkflowServiceUnavailable as exc:
             raise ApiError(503, "The workflow service is unavailable") from exc
         fresh = await self._reload(podcast)
+        if (
+            fresh.status is PodcastStatus.COMPLETED
+            and podcast.audio_key is not None
+            and fresh.version == podcast.version
+        ):
+            return fresh  # a re-render cancelled: COMPLETED again with the version it had
         if fresh.status is PodcastStatus.COMPLETED:
             self._refuse_cancel_when_past_return(fresh)
         return fresh

@@ -458,6 +458,73 @@ class ScriptOut(Camel):
     lines: list[ScriptLineOut]
 
 
+LINE_MAX = 2000
+"""Characters of one line of a script (every engine takes a line of this length)."""
+SCRIPT_MAX_LINES = 1000
+SCRIPT_MAX_CHARS = 100_000
+"""Characters of a whole edited script (it travels in the re-render run's input)."""
+
+LineText = Annotated[
+    str,
+    Field(min_length=1, max_length=LINE_MAX, description="What the speaker says."),
+    AfterValidator(stripped_not_blank),
+]
+
+
+class ScriptLineIn(CamelRequest):
+    speaker: Speaker = Field(description="`host` or `guest`.")
+    text: LineText
+
+
+def script_within_limits(lines: list[ScriptLineIn]) -> list[ScriptLineIn]:
+    total = sum(len(line.text) for line in lines)
+    if total > SCRIPT_MAX_CHARS:
+        raise ValueError(
+            f"the script has {total} characters; at most {SCRIPT_MAX_CHARS} are allowed"
+        )
+    return lines
+
+
+class ReplaceScriptRequest(CamelRequest):
+    """A whole edited script (PUT .../script): it replaces the script and is re-rendered."""
+
+    lines: Annotated[
+        list[ScriptLineIn],
+        Field(min_length=1, max_length=SCRIPT_MAX_LINES),
+        AfterValidator(script_within_limits),
+    ]
+
+
+class EditLineRequest(CamelRequest):
+    """One line changed (PATCH .../script/lines/{index}): its text, its speaker or both."""
+
+    speaker: Speaker | None = Field(default=None, description="`host` or `guest`.")
+    text: LineText | None = None
+
+    @field_validator("text", "speaker", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null; leave it out to keep it")
+        return value
+
+
+class InsertLineRequest(CamelRequest):
+    """A new line (POST .../script/lines) placed before the line now at ``position``
+    (the number of lines: at the end)."""
+
+    position: int = Field(ge=0, description="Where the new line goes, from 0.")
+    speaker: Speaker = Field(description="`host` or `guest`.")
+    text: LineText
+
+
+class RerenderOut(Camel):
+    success: bool = True
+    job_id: str | None = Field(description="The re-render's run id of the podcast's workflow.")
+    version: int = Field(description="The version the re-render publishes when it completes.")
+    podcast: PodcastOut
+
+
 class RetryOut(Camel):
     success: bool = True
     job_id: str | None = Field(description="The new run id of the podcast's workflow.")

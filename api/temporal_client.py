@@ -40,6 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from podnex import podcasts
 from podnex.models import Podcast
+from podnex.script.types import ScriptLine
 from podnex.settings import Settings
 from podnex.temporal import PODCAST_ID, USER_ID, connect
 from workflows.types import (
@@ -102,13 +103,21 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, CONNECTION_ERRORS)
 
 
-def run_input_for(podcast: Podcast, *, speech_concurrency: int) -> PodcastInput:
-    """The workflow input for a stored podcast."""
+def run_input_for(
+    podcast: Podcast,
+    *,
+    speech_concurrency: int,
+    script: list[ScriptLine] | None = None,
+) -> PodcastInput:
+    """The workflow input for a stored podcast; with ``script``, a re-render of that edited
+    script publishing the podcast's next version."""
     return PodcastInput(
         podcast_id=str(podcast.id),
         user_id=str(podcast.user_id),
         spec=podcasts.spec_of(podcast),
         speech_concurrency=speech_concurrency,
+        script=script,
+        version=None if script is None else max(podcast.version, 1) + 1,
     )
 
 
@@ -182,20 +191,27 @@ class PodcastRuns:
         client = await self.client()
         return await client.service_client.check_health(timeout=within)
 
-    async def start(self, podcast: Podcast) -> Admission | None:
-        """Start the podcast's run and wait for admission: None when no worker answered in
-        time (the run decides later).
+    async def start(
+        self, podcast: Podcast, script: list[ScriptLine] | None = None
+    ) -> Admission | None:
+        """Start the podcast's run (a re-render of ``script`` when given) and wait for
+        admission: None when no worker answered in time (the run decides later).
 
         Raises :class:`RunAlreadyStarted` or :class:`WorkflowServiceUnavailable`.
         """
-        run_input = run_input_for(podcast, speech_concurrency=self.settings.speech_concurrency)
+        run_input = run_input_for(
+            podcast, speech_concurrency=self.settings.speech_concurrency, script=script
+        )
         try:
             client = await self.client()
             admission, _ = await start_podcast_run(
                 client,
                 self.settings.temporal_task_queue,
                 run_input,
-                summary=f"Podcast {podcast.title or podcast.id} ({podcast.duration.value})",
+                summary=(
+                    f"Podcast {podcast.title or podcast.id} ({podcast.duration.value})"
+                    + ("" if run_input.version is None else f", re-render v{run_input.version}")
+                ),
             )
         except WorkflowAlreadyStartedError as exc:
             raise RunAlreadyStarted(str(exc)) from exc

@@ -207,6 +207,9 @@ class Podcast(TimestampMixin, Base):
         Integer, nullable=False, default=0, server_default=text("0")
     )
     """How many times its audio has been published: 1 after the first run completes."""
+    segments_swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the reconciler last removed its stored segments (retention expired); a run
+    finished after that stored new ones."""
 
     quota_reserved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     quota_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

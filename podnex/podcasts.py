@@ -29,9 +29,11 @@ __all__ = [
     "PodcastBusy",
     "clip_title",
     "close_stranded",
+    "close_stranded_rerender",
     "count_retry",
     "create_podcast",
     "discard",
+    "expired_segments",
     "find_by_idempotency_key",
     "forget_audio",
     "get_for_user",
@@ -189,8 +191,14 @@ async def mirror_run_state(
     if state.title and state.title.strip():
         # A generated title fills a missing one; a title set meanwhile by its owner stays.
         values["title"] = func.coalesce(Podcast.title, clip_title(state.title))
-    if state.status is PodcastStatus.COMPLETED:
-        values["version"] = func.greatest(Podcast.version, 1)
+    if state.status is PodcastStatus.COMPLETED and state.keep_results:
+        pass  # a re-render that did not publish: the previous version stays as it was
+    elif state.status is PodcastStatus.COMPLETED:
+        values["version"] = (
+            func.greatest(Podcast.version, 1) if state.version is None else state.version
+        )
+        if state.script is not None:
+            values["script"] = [line.model_dump(mode="json") for line in state.script]
         values["audio_key"] = state.audio_key
         values["audio_duration"] = state.audio_duration
         values["audio_size_bytes"] = state.audio_size_bytes
@@ -368,3 +376,53 @@ async def forget_audio(session: AsyncSession, podcast_id: uuid.UUID) -> None:
         .where(Podcast.id == podcast_id)
         .values(audio_key=None, audio_duration=None, audio_size_bytes=None)
     )
+
+
+async def close_stranded_rerender(session: AsyncSession, podcast_id: uuid.UUID) -> bool:
+    """A re-render whose run ended without closing it (the reconciler): the podcast reads
+    COMPLETED again with the version it had (audio, transcript, script, usage untouched).
+    False when it has moved on meanwhile."""
+    result = await session.execute(
+        update(Podcast)
+        .where(
+            Podcast.id == podcast_id,
+            Podcast.status.in_([PodcastStatus.QUEUED, PodcastStatus.PROCESSING]),
+            Podcast.audio_key.is_not(None),
+        )
+        .values(
+            status=PodcastStatus.COMPLETED,
+            progress=100,
+            current_step="Re-render ended without publishing; previous version kept",
+            completed_at=func.now(),
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def expired_segments(
+    session: AsyncSession, finished_before: datetime, now: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Claim the COMPLETED podcasts whose last run finished before ``finished_before`` and
+    whose segments have not been swept since: marked swept at ``now``, their ids returned
+    for their segments to be removed."""
+    claimed = await session.scalars(
+        update(Podcast)
+        .where(
+            Podcast.id.in_(
+                select(Podcast.id)
+                .where(
+                    Podcast.status == PodcastStatus.COMPLETED,
+                    Podcast.deleted_at.is_(None),
+                    Podcast.completed_at < finished_before,
+                    (Podcast.segments_swept_at.is_(None))
+                    | (Podcast.segments_swept_at < Podcast.completed_at),
+                )
+                .order_by(Podcast.completed_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .values(segments_swept_at=now)
+        .returning(Podcast.id)
+    )
+    return list(claimed)

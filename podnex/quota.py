@@ -207,3 +207,88 @@ async def refund_usage(session: AsyncSession, podcast_id: uuid.UUID) -> float:
     await session.delete(record)
     await session.flush()
     return record.amount
+
+
+def expected_rerender_seconds(podcast: Podcast, words: int) -> float:
+    """How long an edited script of ``words`` words is expected to last: the episode's
+    duration scaled by its words against the stored script's (the plan's expectation for
+    its duration when there is nothing to scale)."""
+    old_words = sum(len(str(line.get("text", "")).split()) for line in podcast.script or [])
+    if not podcast.audio_duration or old_words == 0:
+        return EXPECTED_SECONDS[podcast.duration]
+    return podcast.audio_duration * words / old_words
+
+
+async def check_rerender(
+    session: AsyncSession, podcast_id: uuid.UUID, words: int, now: datetime
+) -> Reservation:
+    """Whether the plan has the minutes a re-render of ``words`` words is expected to add.
+
+    A re-render counts no new podcast and reserves nothing: its minutes are settled once,
+    when it publishes (`settle_rerender_usage`). Refused when the month's minutes are used
+    up, or when the episode is expected to grow past what is left.
+    """
+    podcast = await _lock_podcast(session, podcast_id)
+    subscription = await _lock_subscription(session, podcast.user_id)
+    _roll_over(subscription, now)
+    limits = limits_for(subscription.plan)
+    reason = None
+    if limits.minutes is not None:
+        allowed = limits.minutes * 60
+        charged = await _charged_this_period(session, podcast_id, subscription)
+        growth = expected_rerender_seconds(podcast, words) - charged
+        committed = subscription.current_seconds_used + subscription.current_seconds_reserved
+        if subscription.current_seconds_used >= allowed:
+            reason = f"Monthly minutes limit reached ({limits.minutes})"
+        elif growth > 0 and committed + growth > allowed:
+            left = max(allowed - committed, 0.0)
+            reason = (
+                f"Not enough minutes left this month for this re-render (about "
+                f"{minutes(growth):g} more needed, {minutes(left):g} of {limits.minutes} left)"
+            )
+    await session.flush()
+    return Reservation(reason is None, reason, _usage(subscription), limits)
+
+
+async def _charged_this_period(
+    session: AsyncSession, podcast_id: uuid.UUID, subscription: Subscription
+) -> float:
+    record = await _usage_record(session, podcast_id)
+    if record is None or record.created_at < subscription.current_period_start:
+        return 0.0
+    return record.amount
+
+
+async def _usage_record(session: AsyncSession, podcast_id: uuid.UUID) -> UsageRecord | None:
+    return await session.scalar(
+        select(UsageRecord).where(
+            UsageRecord.podcast_id == podcast_id, UsageRecord.kind == USAGE_KIND_SECONDS
+        )
+    )
+
+
+async def settle_rerender_usage(
+    session: AsyncSession, podcast_id: uuid.UUID, seconds: float
+) -> float:
+    """A published re-render's minutes: the podcast's usage becomes the new episode's
+    ``seconds`` (its one usage record changed, no new podcast counted); the change in
+    seconds used, 0 when already settled (safe to run twice).
+
+    When the episode was charged in an earlier period, only growth is charged to this one
+    (a shorter episode gives no minutes of this month back for last month's).
+    """
+    podcast = await _lock_podcast(session, podcast_id)
+    subscription = await _lock_subscription(session, podcast.user_id)
+    record = await _usage_record(session, podcast_id)
+    if record is None:
+        await charge_usage(session, podcast_id, seconds)
+        return seconds
+    delta = seconds - record.amount
+    if delta == 0:
+        return 0.0
+    if record.created_at < subscription.current_period_start:
+        delta = max(delta, 0.0)
+    subscription.current_seconds_used = max(subscription.current_seconds_used + delta, 0.0)
+    record.amount = seconds
+    await session.flush()
+    return delta

@@ -10,6 +10,10 @@ schedule (`workflows/reconcile.py`), it looks for
 - ``charged_unfinished``: seconds charged to a podcast that did not complete;
 - ``deleted_audio``: a deleted podcast whose audio was published after its deletion;
 
+(a stranded re-render, whose podcast still has its published version, reads COMPLETED
+again with that version), and it removes the stored segments of podcasts finished more
+than `SEGMENT_RETENTION_DAYS` ago (`expire_segments`: housekeeping, not a repair);
+
 and repairs each through the same domain functions the runs use. Whether a run is still
 going is asked of the caller (`RunLookup`), so this module knows nothing of Temporal.
 """
@@ -29,7 +33,7 @@ from podnex import audit, podcasts, quota
 from podnex.db import Database
 from podnex.models import Podcast, UsageRecord
 from podnex.storage import Storage, delete_podcast_objects
-from podnex.storage.keys import audio_key, work_prefix
+from podnex.storage.keys import audio_key, segment_prefix, work_prefix
 from podnex.vocabulary import PodcastStatus
 
 log = structlog.get_logger("podnex.reconcile")
@@ -129,6 +133,23 @@ async def _stranded(
         )
         podcast_id = str(podcast.id)
         await storage.delete_prefix(work_prefix(podcast_id))
+        if podcast.audio_key is not None:
+            # A re-render that never published: the version it would have published goes,
+            # the published one (and everything it was charged) stays.
+            await storage.delete(audio_key(podcast_id, max(podcast.version, 1) + 1))
+            async with db.transaction() as session:
+                closed = await podcasts.close_stranded_rerender(session, podcast.id)
+            if closed:
+                repairs.append(
+                    Repair(
+                        "stranded",
+                        podcast_id,
+                        f"re-render {podcast.status} -> COMPLETED (version {podcast.version} "
+                        f"kept): the run ended ({state})",
+                    )
+                )
+            continue
+        await storage.delete_prefix(segment_prefix(podcast_id))
         await storage.delete(audio_key(podcast_id))
         async with db.transaction() as session:
             await quota.release_podcast(session, podcast.id)
@@ -194,3 +215,17 @@ async def _deleted_audio(db: Database, storage: Storage, limit: int) -> list[Rep
             await podcasts.forget_audio(session, podcast.id)
         repairs.append(Repair("deleted_audio", str(podcast.id), f"{removed} objects"))
     return repairs
+
+
+async def expire_segments(
+    db: Database, storage: Storage, *, now: datetime, retention: timedelta, limit: int = 200
+) -> int:
+    """Remove the stored segments of COMPLETED podcasts whose last run finished more than
+    ``retention`` ago; how many podcasts' segments went. A later re-render of one of them
+    synthesises its lines again (and says how many in its progress step)."""
+    async with db.transaction() as session:
+        ids = await podcasts.expired_segments(session, now - retention, now, limit)
+    for podcast_id in ids:
+        removed = await storage.delete_prefix(segment_prefix(str(podcast_id)))
+        log.info("segments expired", podcast_id=str(podcast_id), objects=removed)
+    return len(ids)

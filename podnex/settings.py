@@ -279,6 +279,10 @@ class Settings(BaseSettings):
     # Reconciler (a Temporal Schedule the worker keeps: podnex.reconcile)
     reconcile_interval_seconds: int = Field(default=300, ge=0)
     reconcile_grace_seconds: int = Field(default=600, ge=0)
+    segment_retention_days: float = Field(default=30.0, ge=0)
+    """How long a finished podcast's synthesised lines are kept after its last run, for
+    re-rendering an edited script (0: as long as the podcast exists). The reconciler
+    removes them after that; a later re-render synthesises again what is missing."""
 
     # Administration
     temporal_ui_url: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from podnex.script.types import ScriptLine
 from podnex.vocabulary import PodcastDuration, PodcastStatus, Speaker
 
 
@@ -73,7 +74,8 @@ class RunState(BaseModel):
 
     ``admitted`` marks the state written right after the limit check admitted the run:
     the run's start time is taken then. The results (audio, transcript) come with
-    COMPLETED; any other finished status clears them.
+    COMPLETED; any other finished status clears them. A re-render that did not publish
+    closes with COMPLETED and ``keep_results``: the previous results stay as they were.
     """
 
     status: PodcastStatus
@@ -89,3 +91,8 @@ class RunState(BaseModel):
     audio_duration: float | None = None
     audio_size_bytes: int | None = None
     transcript: list[TranscriptLine] | None = None
+    version: int | None = Field(default=None, ge=1)
+    """The version a re-render publishes with COMPLETED (None: a first run's, version 1)."""
+    script: list[ScriptLine] | None = None
+    """The edited script a re-render published with COMPLETED: it becomes the stored one."""
+    keep_results: bool = False

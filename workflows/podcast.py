@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         ProgressBands,
         PublishRequest,
+        RerenderLimitRequest,
         Script,
         ScriptRequest,
         SegmentRef,
@@ -153,13 +154,34 @@ class PodcastWorkflow:
             raise
 
     async def _run(self, input: PodcastInput) -> PodcastResult:
-        admission = await workflow.execute_activity_method(
-            LimitActivities.check_limits,
-            LimitRequest(podcast_id=input.podcast_id),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=QUICK,
-        )
+        if input.script is not None:
+            # A re-render counts no new podcast: only its minutes are checked.
+            admission = await workflow.execute_activity_method(
+                LimitActivities.check_rerender,
+                RerenderLimitRequest(
+                    podcast_id=input.podcast_id,
+                    words=sum(len(line.text.split()) for line in input.script),
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK,
+            )
+        else:
+            admission = await workflow.execute_activity_method(
+                LimitActivities.check_limits,
+                LimitRequest(podcast_id=input.podcast_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK,
+            )
         self._admission = admission
+        if not admission.admitted and input.rerender:
+            # Nothing was written: the podcast still reads as its last version.
+            self._closed = True
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return PodcastResult(
+                podcast_id=input.podcast_id,
+                status=PodcastStatus.FAILED,
+                error=admission.reason or "Subscription limit reached",
+            )
         if not admission.admitted:
             reason = admission.reason or "Subscription limit reached"
             await self._set(
@@ -170,7 +192,12 @@ class PodcastWorkflow:
                 podcast_id=input.podcast_id, status=PodcastStatus.FAILED, error=reason
             )
 
-        await self._set(PodcastStatus.PROCESSING, ProgressBands.ADMITTED, "Admitted", admitted=True)
+        await self._set(
+            PodcastStatus.PROCESSING,
+            ProgressBands.ADMITTED,
+            "Re-render admitted" if input.rerender else "Admitted",
+            admitted=True,
+        )
         pipeline = asyncio.create_task(self._produce(input))
         requested_by_temporal = False
         while True:
@@ -210,22 +237,37 @@ class PodcastWorkflow:
             ) from err
 
     async def _produce(self, input: PodcastInput) -> PodcastResult:
-        await self._set(PodcastStatus.PROCESSING, ProgressBands.SCRIPT_START, "Writing the script")
-        script: Script = await workflow.execute_activity_method(
-            ScriptActivities.write_script,
-            ScriptRequest(podcast_id=input.podcast_id, spec=input.spec),
-            # An LLM may condense long notes and revise a draft: minutes, with heartbeats.
-            start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=WORK,
-        )
-        self._progress = self._progress.model_copy(
-            update={"progress": ProgressBands.SCRIPT_DONE, "current_step": "Script written"}
-        )
+        script: Script
+        if input.script is not None:
+            # A re-render: the edited script is the run's input, nothing is written.
+            script = Script(title="", lines=input.script)
+        else:
+            await self._set(
+                PodcastStatus.PROCESSING, ProgressBands.SCRIPT_START, "Writing the script"
+            )
+            script = await workflow.execute_activity_method(
+                ScriptActivities.write_script,
+                ScriptRequest(podcast_id=input.podcast_id, spec=input.spec),
+                # An LLM may condense long notes and revise a draft: minutes, with heartbeats.
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=WORK,
+            )
+            self._progress = self._progress.model_copy(
+                update={"progress": ProgressBands.SCRIPT_DONE, "current_step": "Script written"}
+            )
 
         speech = await self._synthesize(input, script)
 
-        await self._set(PodcastStatus.PROCESSING, ProgressBands.COMBINE_START, "Combining audio")
+        resynthesised: int | None = None
+        combine_step = "Combining audio"
+        if input.rerender:
+            resynthesised = sum(1 for result in speech if not result.cached)
+            combine_step = (
+                f"Combining audio ({resynthesised} of {len(speech)} lines re-synthesised)"
+            )
+            workflow.logger.info("%d of %d lines re-synthesised", resynthesised, len(speech))
+        await self._set(PodcastStatus.PROCESSING, ProgressBands.COMBINE_START, combine_step)
         combined = await workflow.execute_activity_method(
             AudioActivities.combine_audio,
             CombineRequest(
@@ -254,6 +296,7 @@ class PodcastWorkflow:
                 podcast_id=input.podcast_id,
                 staging_key=combined.key,
                 duration_seconds=combined.duration_seconds,
+                version=input.version or 1,
             ),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=WORK,
@@ -261,7 +304,8 @@ class PodcastWorkflow:
 
         await self._set(PodcastStatus.PROCESSING, ProgressBands.USAGE_START, "Recording usage")
         await workflow.execute_activity_method(
-            UsageActivities.record_usage,
+            # A re-render's minutes follow the new duration; it counts no new podcast.
+            UsageActivities.settle_usage if input.rerender else UsageActivities.record_usage,
             UsageRequest(podcast_id=input.podcast_id, seconds=combined.duration_seconds),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK,
@@ -280,7 +324,17 @@ class PodcastWorkflow:
             audio_duration=combined.duration_seconds,
             audio_size_bytes=published.size_bytes,
             transcript=transcript,
+            version=input.version,  # a re-render's, set exactly (None: a first run's)
+            script=input.script,  # a re-render's edited script becomes the stored one
         )
+        if input.rerender:
+            # The row names the new version now: the one before it goes.
+            await workflow.execute_activity_method(
+                StorageActivities.delete_previous_audio,
+                CleanupRequest(podcast_id=input.podcast_id, version=input.version),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=QUICK,
+            )
         metrics.count_finished(workflow.metric_meter(), "completed")
         metrics.record_audio(workflow.metric_meter(), combined.duration_seconds)
         return PodcastResult(
@@ -288,6 +342,7 @@ class PodcastWorkflow:
             status=PodcastStatus.COMPLETED,
             audio_key=published.audio_key,
             audio_duration=combined.duration_seconds,
+            lines_resynthesised=resynthesised,
         )
 
     async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
@@ -300,7 +355,7 @@ class PodcastWorkflow:
         await self._set(
             PodcastStatus.PROCESSING,
             ProgressBands.SPEECH_START,
-            "Synthesising speech",
+            "Re-rendering speech" if input.rerender else "Synthesising speech",
             lines_total=total,
         )
         limit = asyncio.Semaphore(input.speech_concurrency)
@@ -423,15 +478,31 @@ class PodcastWorkflow:
         return cancelled
 
     async def _clean_up(self, status: PodcastStatus, step: str, error: str | None) -> None:
-        """Compensate a run that will not complete: audio removed, reservation returned."""
+        """Compensate a run that will not complete: audio removed, reservation returned.
+
+        A re-render's compensation removes only what it wrote: the podcast keeps its
+        previous version (audio, transcript, script, usage) and reads COMPLETED again.
+        """
         self._closed = True
-        request = CleanupRequest(podcast_id=self._input.podcast_id)
+        rerender = self._input.rerender
+        request = CleanupRequest(podcast_id=self._input.podcast_id, version=self._input.version)
         await workflow.execute_activity_method(
             StorageActivities.delete_partial_audio,
             request,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=QUICK,
         )
+        if rerender:
+            kept = (self._input.version or 2) - 1
+            outcome = "cancelled" if status is PodcastStatus.CANCELLED else "failed"
+            await self._set(
+                PodcastStatus.COMPLETED,
+                ProgressBands.DONE,
+                f"Re-render {outcome}; version {kept} kept",
+                error=None if error is None else f"Re-render failed: {error}",
+                keep_results=True,
+            )
+            return
         await workflow.execute_activity_method(
             LimitActivities.release_podcast,
             request,

@@ -34,6 +34,7 @@ __all__ = [
     "ProgressBands",
     "PublishRequest",
     "PublishResult",
+    "RerenderLimitRequest",
     "Script",
     "ScriptLine",
     "ScriptRequest",
@@ -97,8 +98,20 @@ class PodcastInput(BaseModel):
     user_id: str
     spec: PodcastSpec
     speech_concurrency: int = Field(default=8, ge=1, le=64)
+    script: list[ScriptLine] | None = None
+    """An edited script to re-render (a re-render run): no script is written, only lines
+    whose engine, voice or text changed are synthesised (the others come from the
+    podcast's segments), and the podcast stays COMPLETED with its previous audio unless
+    this run publishes."""
+    version: int | None = Field(default=None, ge=2)
+    """The version a re-render publishes (the podcast's version + 1); set exactly at
+    publish, so a retried mirror cannot count it twice."""
 
     _accept_flat_spec = model_validator(mode="before")(nest_spec)
+
+    @property
+    def rerender(self) -> bool:
+        return self.script is not None
 
 
 class Admission(BaseModel):
@@ -131,10 +144,19 @@ class PodcastResult(BaseModel):
     audio_key: str | None = None
     audio_duration: float | None = None
     error: str | None = None
+    lines_resynthesised: int | None = None
+    """A re-render's lines that were synthesised (the rest came from stored segments)."""
 
 
 class LimitRequest(BaseModel):
     podcast_id: str
+
+
+class RerenderLimitRequest(BaseModel):
+    """A re-render's plan check: the minutes its edited script is expected to last."""
+
+    podcast_id: str
+    words: int = Field(ge=0)
 
 
 class StatusUpdate(RunState):
@@ -202,6 +224,8 @@ class PublishRequest(BaseModel):
     podcast_id: str
     staging_key: str
     duration_seconds: float
+    version: int = Field(default=1, ge=1)
+    """Which version's key the audio is published under (`podnex.storage.keys.audio_key`)."""
 
 
 class PublishResult(BaseModel):
@@ -216,6 +240,9 @@ class UsageRequest(BaseModel):
 
 class CleanupRequest(BaseModel):
     podcast_id: str
+    version: int | None = None
+    """A re-render's clean-up: only what that version wrote goes (its staging copy and its
+    audio key); the published audio and the segments stay."""
 
 
 # -- the reconciler (workflows/reconcile.py) --------------------------------------------------
@@ -229,10 +256,15 @@ class ReconcileRequest(BaseModel):
     """Podcasts changed more recently than this are left to their runs."""
     limit: int = Field(default=200, ge=1)
     """Most podcasts looked at of each kind in one pass."""
+    segment_retention_seconds: float | None = Field(default=None, ge=0)
+    """Stored segments of podcasts finished longer ago than this are removed (None: kept
+    while the podcast exists)."""
 
 
 class ReconcileResult(BaseModel):
     repairs: list[str]
+    segments_expired: int = 0
+    """Podcasts whose stored segments were removed in this pass (retention)."""
 
 
 # -- webhooks (workflows/webhooks.py) ---------------------------------------------------------

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -21,21 +21,26 @@ from api.podcast_docs import (
     CANCEL_RESPONSES,
     CREATE_RESPONSES,
     DOWNLOAD_RESPONSES,
+    RERENDER_RESPONSES,
     RETRY_RESPONSES,
     SCRIPT_RESPONSES,
     TRANSCRIPT_RESPONSES,
     UPDATE_RESPONSES,
 )
-from api.podcast_service import PodcastService, Started
+from api.podcast_service import PodcastService, Rerender, Started
 from api.schemas import (
     CreatePodcastRequest,
     DownloadOut,
+    EditLineRequest,
     Envelope,
+    InsertLineRequest,
     MessageEnvelope,
     PageEnvelope,
     Pagination,
     PodcastOut,
     PodcastStatusOut,
+    ReplaceScriptRequest,
+    RerenderOut,
     RetryOut,
     ScriptLineOut,
     ScriptOut,
@@ -46,12 +51,37 @@ from api.schemas import (
 from api.state import state_of
 from podnex.captions import webvtt
 from podnex.models import User
+from podnex.script.types import ScriptLine
 from podnex.vocabulary import PodcastStatus
 
 Service = NamedDependency[PodcastService]
 """The request's podcast service (`provide_service`)."""
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+RERENDER_DESCRIPTION = (
+    "Starts a re-render run of the COMPLETED podcast with the edited script: only lines "
+    "whose engine, voice or text changed are synthesised, the rest come from the "
+    "podcast's stored segments; the episode is combined again and published as the next "
+    "`version`, with its transcript and script. The podcast reads PROCESSING meanwhile, "
+    "and its previous audio and transcript stay available until the new version is "
+    "published; a re-render that fails or is cancelled leaves them (and the usage) as "
+    "they were. It counts no new podcast; the month's minutes follow the new duration. "
+    "409 when the podcast is not COMPLETED or a run is going; 403 when the plan's minutes "
+    "cannot cover it."
+)
+
+
+def rerendered(started: Rerender) -> Envelope[RerenderOut]:
+    podcast = started.podcast
+    return Envelope(
+        data=RerenderOut(
+            job_id=podcast.workflow_run_id,
+            version=started.version,
+            podcast=PodcastOut.of(podcast),
+        )
+    )
 
 
 def provide_service(request: Request[User, Any, Any]) -> PodcastService:
@@ -258,6 +288,71 @@ class PodcastController(Controller):
                 ],
             )
         )
+
+    # -- edit and re-render: each starts a re-render run of a COMPLETED podcast ---------
+
+    @put(
+        "/{podcast_id:str}/script",
+        operation_id="replacePodcastScript",
+        responses=RERENDER_RESPONSES,
+        summary="Replace the script and re-render the episode",
+        description=RERENDER_DESCRIPTION,
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def replace_script(
+        self, service: Service, podcast_id: FromPath[str], data: JSONBody[ReplaceScriptRequest]
+    ) -> Envelope[RerenderOut]:
+        lines = [ScriptLine(speaker=line.speaker, text=line.text) for line in data.lines]
+        return rerendered(await service.replace_script(podcast_id, lines))
+
+    @patch(
+        "/{podcast_id:str}/script/lines/{index:int}",
+        operation_id="editPodcastScriptLine",
+        responses=RERENDER_RESPONSES,
+        summary="Change one line's text or speaker and re-render the episode",
+        description=RERENDER_DESCRIPTION,
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def edit_line(
+        self,
+        service: Service,
+        podcast_id: FromPath[str],
+        index: FromPath[int],
+        data: JSONBody[EditLineRequest],
+    ) -> Envelope[RerenderOut]:
+        return rerendered(
+            await service.edit_line(podcast_id, index, speaker=data.speaker, text=data.text)
+        )
+
+    @post(
+        "/{podcast_id:str}/script/lines",
+        operation_id="insertPodcastScriptLine",
+        responses=RERENDER_RESPONSES,
+        summary="Insert a line at a position and re-render the episode",
+        description=RERENDER_DESCRIPTION,
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def insert_line(
+        self, service: Service, podcast_id: FromPath[str], data: JSONBody[InsertLineRequest]
+    ) -> Envelope[RerenderOut]:
+        return rerendered(
+            await service.insert_line(
+                podcast_id, data.position, speaker=data.speaker, text=data.text
+            )
+        )
+
+    @delete(
+        "/{podcast_id:str}/script/lines/{index:int}",
+        operation_id="deletePodcastScriptLine",
+        responses=RERENDER_RESPONSES,
+        summary="Delete a line and re-render the episode",
+        description=RERENDER_DESCRIPTION,
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def delete_line(
+        self, service: Service, podcast_id: FromPath[str], index: FromPath[int]
+    ) -> Envelope[RerenderOut]:
+        return rerendered(await service.delete_line(podcast_id, index))
 
     @get(
         "/{podcast_id:str}/transcript",

@@ -20,7 +20,7 @@ from podnex.storage.base import (
     StoredObject,
     presigned_get_url,
 )
-from podnex.storage.keys import podcast_prefix, work_prefix
+from podnex.storage.keys import podcast_prefix, segment_prefix, work_prefix
 from podnex.storage.local import LocalStorage
 from podnex.storage.signing import sign
 
@@ -51,12 +51,14 @@ def create_storage(settings: Settings) -> Storage:
 
 
 async def delete_podcast_objects(storage: Storage, podcast_id: str) -> int:
-    """Delete everything stored for a podcast (its audio and any work files); the count.
+    """Delete everything stored for a podcast (its audio, its segments and any work files);
+    the count.
 
     For when a podcast is deleted; safe to call twice.
     """
     published = await storage.delete_prefix(podcast_prefix(podcast_id))
-    return published + await storage.delete_prefix(work_prefix(podcast_id))
+    segments = await storage.delete_prefix(segment_prefix(podcast_id))
+    return published + segments + await storage.delete_prefix(work_prefix(podcast_id))
 
 
 @dataclass(frozen=True)

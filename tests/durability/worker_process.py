@@ -43,7 +43,8 @@ from podnex.storage.keys import segment_key
 
 PERMANENT_ERROR = "voice model rejected the text"
 TRANSIENT_ERROR = "speech service overloaded (injected)"
-SEGMENTS = "/segments/"
+SEGMENTS = "segments/"
+"""Segment keys start with this (`podnex.storage.keys.segment_prefix`)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class RecordingStorage:
     ) -> StoredObject:
         stored = await self.inner.put(key, data, content_type=content_type, metadata=metadata)
         line = (metadata or {}).get("line")
-        if SEGMENTS in key and line is not None:
+        if key.startswith(SEGMENTS) and line is not None:
             self.events.write("stored", line=int(line), **activity_fields(key))
             if self.faults.stalls(int(line)):
                 self.events.write("stalled", line=int(line), **activity_fields(key))
@@ -196,7 +197,7 @@ class RecordingStorage:
 
     async def exists(self, key: str) -> bool:
         found = await self.inner.exists(key)
-        if found and SEGMENTS in key:
+        if found and key.startswith(SEGMENTS):
             self.events.write("hit", **activity_fields(key))
         return found
 

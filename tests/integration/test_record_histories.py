@@ -19,6 +19,9 @@ from temporalio.worker import Replayer
 
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
+from podnex.models import Podcast
+from podnex.podcasts import script_of
+from podnex.script.types import ScriptLine
 from podnex.settings import Settings
 from podnex.temporal import DATA_CONVERTER
 from tests.conftest import ApiUser
@@ -63,6 +66,50 @@ async def test_outcome_history_replays(
     settings: Settings, db: Database, temporal_client: Client, user: ApiUser, outcome: str
 ) -> None:
     handle = await run_outcome(settings, db, temporal_client, user, outcome)
+    history = await handle.fetch_history()
+    replayer = Replayer(workflows=[PodcastWorkflow], data_converter=DATA_CONVERTER)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+    if os.environ.get("PODNEX_RECORD_HISTORIES") == "1":
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{outcome}.json").write_text(history.to_json())
+
+
+@pytest.mark.parametrize("outcome", ["rerender-completed", "rerender-cancelled-by-signal"])
+async def test_rerender_history_replays(
+    settings: Settings, db: Database, temporal_client: Client, user: ApiUser, outcome: str
+) -> None:
+    """A re-render of a completed podcast (one line edited; or many, cancelled mid-way)."""
+    engine = ScriptedEngine()
+    podcast = await stored_podcast(db, user, f"History: {outcome}")
+    async with worker_with(settings, temporal_client, engine) as queue:
+        _, first = await start_podcast_run(
+            temporal_client, queue, run_input_for(podcast, speech_concurrency=2), summary="v1"
+        )
+        await first.result()
+        async with db.transaction() as session:
+            row = await session.get(Podcast, podcast.id)
+        assert row is not None
+        lines = script_of(row)
+        if outcome == "rerender-completed":
+            edited = [*lines[:-1], ScriptLine(speaker="host", text="An edited last line.")]
+        else:
+            edited = [
+                ScriptLine(speaker=line.speaker, text=f"{line.text} Again.") for line in lines
+            ]
+            engine.delay = 0.3
+        calls = engine.calls
+        _, handle = await start_podcast_run(
+            temporal_client,
+            queue,
+            run_input_for(row, speech_concurrency=2, script=edited),
+            summary=outcome,
+        )
+        if outcome != "rerender-completed":
+            while engine.calls < calls + 2:
+                await asyncio.sleep(0.05)
+            await handle.signal("cancel")
+        await handle.result()
     history = await handle.fetch_history()
     replayer = Replayer(workflows=[PodcastWorkflow], data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

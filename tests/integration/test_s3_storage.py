@@ -18,7 +18,7 @@ from podnex.storage import (
     delete_podcast_objects,
     presigned_get_url,
 )
-from podnex.storage.keys import audio_key, segment_key, work_prefix
+from podnex.storage.keys import audio_key, segment_key, segment_prefix, work_prefix
 from podnex.storage.s3 import S3Storage
 from tests.fakes.seaweed import SeaweedS3
 
@@ -129,10 +129,10 @@ async def test_delete_prefix_pages_through_every_object(
     kept = segment_key(neighbour, "openai", "host", "line 0")
     await storage.put(kept, b"RIFF", content_type="audio/wav")
 
-    assert await paged.delete_prefix(work_prefix(podcast_id)) == 7
+    assert await paged.delete_prefix(segment_prefix(podcast_id)) == 7
     assert not any([await storage.exists(key) for key in keys])
     assert await storage.exists(kept), "a prefix is a folder, not a string prefix"
-    assert await paged.delete_prefix(work_prefix(podcast_id)) == 0
+    assert await paged.delete_prefix(segment_prefix(podcast_id)) == 0
     with pytest.raises(StorageError):
         await storage.delete_prefix("work/no-trailing-slash")
 
@@ -141,8 +141,10 @@ async def test_deleting_a_podcast_removes_its_audio_and_work_files(storage: S3St
     podcast_id = str(uuid.uuid4())
     await storage.put(audio_key(podcast_id), b"mp3", content_type="audio/mpeg")
     await storage.put(segment_key(podcast_id, "espeak", "host", "hi"), b"wav", content_type="x/y")
-    assert await delete_podcast_objects(storage, podcast_id) == 2
+    await storage.put(f"{work_prefix(podcast_id)}combined.mp3", b"mp3", content_type="x/y")
+    assert await delete_podcast_objects(storage, podcast_id) == 3
     assert not await storage.exists(audio_key(podcast_id))
+    assert not await storage.exists(segment_key(podcast_id, "espeak", "host", "hi"))
 
 
 async def test_wrong_credentials_are_refused(storage: S3Storage, seaweed: SeaweedS3) -> None:

@@ -24,6 +24,7 @@ HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("
 def test_histories_are_recorded() -> None:
     names = {path.stem for path in HISTORIES}
     assert names >= {"completed", "failed", "cancelled-by-signal", "cancelled-by-request"}
+    assert names >= {"rerender-completed", "rerender-cancelled-by-signal"}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)

@@ -11,7 +11,7 @@ from podnex import apikeys
 from podnex.periods import add_months, current_period
 from podnex.storage import signing
 from podnex.storage.base import StorageError, validate_key
-from podnex.storage.keys import audio_key, segment_key, work_prefix
+from podnex.storage.keys import audio_key, segment_key, segment_prefix
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,8 @@ def test_storage_keys_are_deterministic_and_safe() -> None:
     a = segment_key("p1", "espeak", "host", "Hello.")
     assert a == segment_key("p1", "espeak", "host", "Hello.")
     assert a != segment_key("p1", "espeak", "guest", "Hello.")
-    assert a.startswith(work_prefix("p1"))
+    assert a.startswith(segment_prefix("p1"))
+    assert audio_key("p1", 3) == "podcasts/p1/audio-v3.mp3"
     assert audio_key("p1") == "podcasts/p1/audio.mp3"
     for bad in ("../etc/passwd", "/abs", "a/../b", "a//b", ""):
         with pytest.raises(StorageError):
