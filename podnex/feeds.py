@@ -8,7 +8,8 @@ The feed is RSS 2.0 built with feedgen: its podcast extension writes the iTunes 
 and `PodcastIndexExtension` (registered with feedgen's `register_extension`) writes the
 Podcasting 2.0 tags (`podcast:locked`, `podcast:transcript`) and Apple's current
 `itunes:explicit` value (`false`; feedgen 1.0 knows only the older yes/no/clean). It
-lists the user's COMPLETED podcasts that are not deleted, newest first. Each item's guid
+lists the user's published podcasts that are not deleted (one being re-rendered keeps
+its published version listed), newest first. Each item's guid
 is the podcast's id (never a permalink), so a re-rendered episode keeps it; its enclosure
 and transcript URLs carry the podcast's version (`…/{id}/v{version}.mp3`), so podcast
 apps see a new enclosure when a podcast is published again.
@@ -33,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podnex import apikeys
-from podnex.models import FeedToken, Podcast, PodcastStatus, User
+from podnex.models import FeedToken, Podcast, User
 from podnex.podcasts import transcript_of
 
 TOKEN_PREFIX = "pnf_"
@@ -132,10 +133,10 @@ async def owner_of(session: AsyncSession, token: str) -> User | None:
 def _listed(user_id: uuid.UUID) -> Any:
     return (
         Podcast.user_id == user_id,
-        Podcast.status == PodcastStatus.COMPLETED,
         Podcast.deleted_at.is_(None),
+        # Published: a re-render in progress (PROCESSING) keeps its published version listed.
         Podcast.audio_key.is_not(None),
-        Podcast.completed_at.is_not(None),
+        Podcast.version >= 1,
     )
 
 
@@ -144,7 +145,7 @@ async def episodes(session: AsyncSession, user_id: uuid.UUID) -> list[Podcast]:
     rows = await session.scalars(
         select(Podcast)
         .where(*_listed(user_id))
-        .order_by(Podcast.completed_at.desc(), Podcast.id.desc())
+        .order_by(Podcast.created_at.desc(), Podcast.id.desc())
     )
     return list(rows)
 
@@ -163,9 +164,7 @@ async def changed_at(session: AsyncSession, user: User) -> datetime:
     """When the user's feed last changed: the newest change to the user or to any podcast
     of theirs that has been finished (deleting or re-publishing one changes it too)."""
     newest = await session.scalar(
-        select(func.max(Podcast.updated_at)).where(
-            Podcast.user_id == user.id, Podcast.completed_at.is_not(None)
-        )
+        select(func.max(Podcast.updated_at)).where(Podcast.user_id == user.id, Podcast.version >= 1)
     )
     return max(filter(None, (newest, user.updated_at, user.created_at)))
 
@@ -249,8 +248,7 @@ def channel_language(podcasts: Sequence[Podcast]) -> str:
 def episode_title(podcast: Podcast) -> str:
     if podcast.title:
         return podcast.title
-    assert podcast.completed_at is not None
-    return f"Podcast of {podcast.completed_at:%Y-%m-%d %H:%M} UTC"
+    return f"Podcast of {podcast.created_at:%Y-%m-%d %H:%M} UTC"
 
 
 def episode_description(podcast: Podcast) -> str:
@@ -294,12 +292,13 @@ def build_feed(
     feed.podcastindex.explicit = False
     feed.podcastindex.locked = True
     for podcast in podcasts:
-        assert podcast.completed_at is not None and podcast.audio_size_bytes is not None
+        assert podcast.audio_size_bytes is not None
         entry = feed.add_entry(order="append")
         entry.guid(str(podcast.id), permalink=False)
         entry.title(episode_title(podcast))
         entry.description(episode_description(podcast))
-        entry.published(podcast.completed_at)
+        # When it was made: stable across re-renders, which republish its audio.
+        entry.published(podcast.created_at)
         entry.enclosure(urls.audio(podcast), str(podcast.audio_size_bytes), AUDIO_TYPE)
         entry.podcast.itunes_duration(round(podcast.audio_duration or 0))
         entry.podcast.itunes_author(name)

@@ -19,12 +19,10 @@ from podnex import apikeys
 from podnex.db import Database
 from podnex.feeds import PODCAST_NAMESPACE
 from podnex.logging import redact_text
-from podnex.models import FeedToken, Podcast, User
-from podnex.settings import Settings
-from podnex.storage import create_storage
+from podnex.models import FeedToken, Podcast, PodcastStatus, User
 from tests.conftest import ApiUser, LiveApi, make_user
 from tests.integration.test_cli_client import env_for, podnex
-from tests.integration.test_podcast_routes import completed_podcast
+from tests.integration.test_podcast_routes import completed_podcast, wait_finished
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -281,40 +279,49 @@ async def test_token_is_shown_once_rotated_and_revoked(
 
 
 async def test_republished_episode_keeps_its_guid_and_gets_a_new_enclosure(
-    api: LiveApi, user: ApiUser, db: Database, settings: Settings
+    api: LiveApi, user: ApiUser, db: Database
 ) -> None:
-    """A re-render (built on another branch) is simulated here as it will be recorded: a
-    new audio object at a versioned key, and the row's version, audio_key and
-    audio_size_bytes bumped directly."""
+    """A real re-render (one line edited through the API): while it runs the feed still
+    lists the published version, whose enclosure still downloads; once published the
+    same guid carries the new version's enclosure and the old address is gone."""
     podcast = await completed_podcast(api, user)
     path = await new_feed(api, user)
-    before = parse(await api.client.get(path))
-    etag = (await api.client.get(path)).headers["etag"]
-    (entry,) = before.entries
+    (entry,) = parse(await api.client.get(path)).entries
     old_audio = local(api, entry.enclosures[0].href)
     assert old_audio.endswith(f"/{podcast['id']}/v1.mp3")
-
     original = (await api.client.get(old_audio)).content
-    republished = original + b"\0" * 4096  # a different file, of another length
-    key = f"podcasts/{podcast['id']}/audio-v2.mp3"
-    await create_storage(settings).put(key, republished, content_type="audio/mpeg")
-    async with db.transaction() as session:
-        await session.execute(
-            update(Podcast)
-            .where(Podcast.id == uuid.UUID(podcast["id"]))
-            .values(version=2, audio_key=key, audio_size_bytes=len(republished))
-        )
 
-    changed = await api.client.get(path, headers={"If-None-Match": etag})
-    after = parse(changed)
-    (entry_after,) = after.entries
+    # The re-render's admitted state, as check_rerender writes it (PROCESSING, not
+    # completed): the published version stays listed and downloadable meanwhile.
+    async with db.transaction() as session:
+        row = await session.get(Podcast, uuid.UUID(podcast["id"]))
+        assert row is not None
+        kept = (row.status, row.completed_at)
+        row.status, row.completed_at = PodcastStatus.PROCESSING, None
+    (during,) = parse(await api.client.get(path)).entries
+    assert during.id == entry.id and during.enclosures[0].href == entry.enclosures[0].href
+    assert (await api.client.get(old_audio)).content == original
+    async with db.transaction() as session:
+        row = await session.get(Podcast, uuid.UUID(podcast["id"]))
+        assert row is not None
+        row.status, row.completed_at = kept
+
+    edited = await api.client.patch(
+        f"/api/v1/podcasts/{podcast['id']}/script/lines/1",
+        headers=user.headers,
+        json={"text": "An edited line, said for the feed's sake."},
+    )
+    assert edited.status_code == 202, edited.text
+    assert await wait_finished(api.client, user, podcast["id"]) == "COMPLETED"
+
+    (entry_after,) = parse(await api.client.get(path)).entries
     assert entry_after.id == entry.id == podcast["id"]  # the same guid: the same episode
     enclosure = entry_after.enclosures[0]
     assert enclosure.href.endswith(f"/{podcast['id']}/v2.mp3")
-    assert int(enclosure.length) == len(republished)
     assert entry_after.podcast_transcript["url"].endswith("/v2.vtt")
     downloaded = await api.client.get(local(api, enclosure.href))
-    assert downloaded.status_code == 200 and downloaded.content == republished
+    assert downloaded.status_code == 200 and downloaded.content != original
+    assert int(enclosure.length) == len(downloaded.content)
     # The first version's address is gone (a resumed download must not splice two files).
     assert (await api.client.get(old_audio)).status_code == 404
     assert (await api.client.get(old_audio.removesuffix(".mp3") + ".vtt")).status_code == 404
