@@ -60,5 +60,7 @@ def all_activities(deps: ActivityDeps) -> list[Any]:
 
 
 def speech_activities(deps: ActivityDeps) -> list[Any]:
-    """The activities a per-provider speech worker serves."""
-    return [SpeechActivities(deps).synthesize_line]
+    """The activities a per-provider speech worker serves: lines in batches
+    (``synthesize_lines``), and one at a time for runs started before batches."""
+    speech = SpeechActivities(deps)
+    return [speech.synthesize_lines, speech.synthesize_line]

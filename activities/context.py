@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -131,12 +131,15 @@ def podcast_uuid(podcast_id: str) -> uuid.UUID:
 
 
 @asynccontextmanager
-async def heartbeating(interval_seconds: float = 1.0) -> AsyncIterator[None]:
-    """Heartbeat in the background while a long step runs, so cancellation reaches it."""
+async def heartbeating(
+    interval_seconds: float = 1.0, details: Callable[[], Sequence[Any]] | None = None
+) -> AsyncIterator[None]:
+    """Heartbeat in the background while a long step runs, so cancellation reaches it;
+    each beat carries ``details()`` when given (a checkpoint a retry resumes from)."""
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
+            activity.heartbeat(*(details() if details else ()))
             await asyncio.sleep(interval_seconds)
 
     task = asyncio.create_task(beat())

@@ -1,4 +1,4 @@
-"""Synthesise one line of dialogue, cached by content in storage."""
+"""Synthesise lines of dialogue, each cached by content in storage."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from temporalio.exceptions import ApplicationError
 from activities.context import ActivityDeps, heartbeating, log, retry_delay
 from podnex import metrics
 from podnex.speakable import speakable
-from podnex.speech.base import SpeechError
+from podnex.speech.base import SpeechEngine, SpeechError
 from podnex.storage.keys import segment_key
-from workflows.types import SpeechRequest, SpeechResult
+from workflows.types import (
+    SpeechBatch,
+    SpeechBatchResult,
+    SpeechLine,
+    SpeechRequest,
+    SpeechResult,
+)
 
 
 class SpeechActivities:
@@ -19,26 +25,77 @@ class SpeechActivities:
 
     @activity.defn(name="synthesize_line")
     async def synthesize_line(self, request: SpeechRequest) -> SpeechResult:
-        engine = self.deps.engines.get(request.provider)
+        """One line (runs started before lines were spoken in batches still call this)."""
+        engine = self._engine(request.provider)
+        line = SpeechLine(
+            index=request.index, speaker=request.speaker, text=request.text, voice=request.voice
+        )
+        async with heartbeating():
+            return await self._speak(engine, request.podcast_id, line, request.language)
+
+    @activity.defn(name="synthesize_lines")
+    async def synthesize_lines(self, batch: SpeechBatch) -> SpeechBatchResult:
+        """Several lines, one after another, each stored as soon as it is spoken.
+
+        The heartbeat details are the indexes of the lines stored so far: a retry skips
+        them. A line that fails for a reason worth retrying does not stop the others;
+        the batch fails after them, so its retry speaks only what is still missing. A
+        failure not worth retrying fails the batch at once.
+        """
+        engine = self._engine(batch.provider)
+        stored: dict[int, SpeechResult] = {}
+        details = activity.info().heartbeat_details
+        done_before = set(details[0]) if details and isinstance(details[0], list) else set()
+        failure: ApplicationError | None = None
+        async with heartbeating(details=lambda: (sorted(stored),)):
+            for line in batch.lines:
+                if line.index in done_before:
+                    # Spoken by an earlier attempt of this batch: as if it had reported it.
+                    key = self._key(engine, batch.podcast_id, line, batch.language)
+                    stored[line.index] = SpeechResult(key=key, duration_seconds=0.0, cached=False)
+                    continue
+                try:
+                    stored[line.index] = await self._speak(
+                        engine, batch.podcast_id, line, batch.language
+                    )
+                except ApplicationError as exc:
+                    if exc.non_retryable:
+                        raise
+                    failure = _later(failure, exc)
+                activity.heartbeat(sorted(stored))
+        if failure is not None:
+            raise failure
+        return SpeechBatchResult(results=[stored[line.index] for line in batch.lines])
+
+    def _engine(self, provider: str) -> SpeechEngine:
+        engine = self.deps.engines.get(provider)
         if engine is None:
             raise ApplicationError(
-                f"unknown speech provider {request.provider!r}",
+                f"unknown speech provider {provider!r}",
                 type="UnknownProvider",
                 non_retryable=True,
             )
+        return engine
+
+    @staticmethod
+    def _key(engine: SpeechEngine, podcast_id: str, line: SpeechLine, language: str | None) -> str:
+        return segment_key(podcast_id, engine.name, line.voice, speakable(line.text, language))
+
+    async def _speak(
+        self, engine: SpeechEngine, podcast_id: str, line: SpeechLine, language: str | None
+    ) -> SpeechResult:
         # Numbers, symbols and shorthand in words (the transcript keeps the text); the
         # segment is stored by what the engine says.
-        spoken = speakable(request.text, request.language)
-        key = segment_key(request.podcast_id, engine.name, request.voice, spoken)
+        spoken = speakable(line.text, language)
+        key = segment_key(podcast_id, engine.name, line.voice, spoken)
         storage = self.deps.storage
         if await storage.exists(key):
             metrics.count_speech_cache(activity.metric_meter(), hit=True)
-            log().info("speech cache hit", line=request.index, key=key)
+            log().info("speech cache hit", line=line.index, key=key)
             return SpeechResult(key=key, duration_seconds=0.0, cached=True)
         metrics.count_speech_cache(activity.metric_meter(), hit=False)
         try:
-            async with heartbeating():
-                audio = await engine.synthesize(spoken, request.voice)
+            audio = await engine.synthesize(spoken, line.voice)
         except SpeechError as exc:
             metrics.count_provider_error(
                 activity.metric_meter(),
@@ -48,7 +105,7 @@ class SpeechActivities:
             )
             log().warning(
                 "speech failed",
-                line=request.index,
+                line=line.index,
                 provider=engine.name,
                 error=str(exc),
                 retryable=exc.retryable,
@@ -64,10 +121,19 @@ class SpeechActivities:
             key,
             audio.wav,
             content_type="audio/wav",
-            metadata={"podcast-id": request.podcast_id, "line": str(request.index)},
+            metadata={"podcast-id": podcast_id, "line": str(line.index)},
         )
-        log().info("line synthesised", line=request.index, seconds=round(audio.duration_seconds, 2))
+        log().info("line synthesised", line=line.index, seconds=round(audio.duration_seconds, 2))
         return SpeechResult(key=key, duration_seconds=audio.duration_seconds, cached=False)
+
+
+def _later(first: ApplicationError | None, other: ApplicationError) -> ApplicationError:
+    """Of two retryable failures, the one asking for the longer wait before the retry."""
+    if first is None:
+        return other
+    wait = first.next_retry_delay.total_seconds() if first.next_retry_delay else 0.0
+    other_wait = other.next_retry_delay.total_seconds() if other.next_retry_delay else 0.0
+    return other if other_wait > wait else first
 
 
 def speech_error_kind(error: SpeechError) -> str:

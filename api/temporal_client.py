@@ -107,6 +107,7 @@ def run_input_for(
     podcast: Podcast,
     *,
     speech_concurrency: int,
+    lines_per_activity: int = 4,
     script: list[ScriptLine] | None = None,
 ) -> PodcastInput:
     """The workflow input for a stored podcast; with ``script``, a re-render of that edited
@@ -116,6 +117,7 @@ def run_input_for(
         user_id=str(podcast.user_id),
         spec=podcasts.spec_of(podcast),
         speech_concurrency=speech_concurrency,
+        lines_per_activity=lines_per_activity,
         script=script,
         version=None if script is None else max(podcast.version, 1) + 1,
     )
@@ -200,7 +202,10 @@ class PodcastRuns:
         Raises :class:`RunAlreadyStarted` or :class:`WorkflowServiceUnavailable`.
         """
         run_input = run_input_for(
-            podcast, speech_concurrency=self.settings.speech_concurrency, script=script
+            podcast,
+            speech_concurrency=self.settings.speech_concurrency,
+            lines_per_activity=self.settings.speech_lines_per_activity,
+            script=script,
         )
         try:
             client = await self.client()

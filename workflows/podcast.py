@@ -47,6 +47,9 @@ with workflow.unsafe.imports_passed_through():
         Script,
         ScriptRequest,
         SegmentRef,
+        SpeechBatch,
+        SpeechBatchResult,
+        SpeechLine,
         SpeechRequest,
         SpeechResult,
         StatusUpdate,
@@ -74,6 +77,12 @@ WAIT_FOR_CANCEL = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
 SPEECH_QUEUE_PATCH = "per-provider-speech-queue"
 """Runs started before speech had its own task queues keep synthesising on the main one."""
+SPEECH_BATCH_PATCH = "speech-in-batches"
+"""Runs started before lines were spoken in batches keep one activity a line."""
+FEWER_MIRRORS_PATCH = "fewer-status-mirrors"
+"""Runs started before it mirror every step into Postgres; newer runs mirror only the
+states the database needs (the lines to speak, the point of no return, the end) and show
+the other steps through the progress query alone."""
 
 
 def failure_message(error: BaseException) -> str:
@@ -87,6 +96,22 @@ def failure_message(error: BaseException) -> str:
     return message
 
 
+def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
+    """Line indexes in batches of at most ``size``, dealt out a wave at a time.
+
+    A wave is ``concurrency`` x ``size`` lines; batch j of a wave takes its lines j,
+    j + n, j + 2n... (n: the wave's batch count), so each round of the batches speaks the
+    next lines of the script. speech_batches(10, 2, 3) -> [[0, 2, 4], [1, 3, 5], [6, 8],
+    [7, 9]].
+    """
+    batches: list[list[int]] = []
+    for start in range(0, total, concurrency * size):
+        wave = list(range(start, min(total, start + concurrency * size)))
+        count = min(concurrency, len(wave))
+        batches.extend(wave[j::count] for j in range(count))
+    return batches
+
+
 @workflow.defn(name=WORKFLOW_TYPE)
 class PodcastWorkflow:
     @workflow.init
@@ -98,6 +123,7 @@ class PodcastWorkflow:
         self._committed = False  # past the point of no return: the run completes
         self._closed = False  # the final state is written (completed, failed or cleaned up)
         self._progress = Progress(status=PodcastStatus.QUEUED, progress=0, current_step="Queued")
+        self._fewer_mirrors = False
 
     # -- messages -------------------------------------------------------------------------
 
@@ -154,6 +180,7 @@ class PodcastWorkflow:
             raise
 
     async def _run(self, input: PodcastInput) -> PodcastResult:
+        self._fewer_mirrors = workflow.patched(FEWER_MIRRORS_PATCH)
         if input.script is not None:
             # A re-render counts no new podcast: only its minutes are checked.
             admission = await workflow.execute_activity_method(
@@ -192,8 +219,8 @@ class PodcastWorkflow:
                 podcast_id=input.podcast_id, status=PodcastStatus.FAILED, error=reason
             )
 
-        await self._set(
-            PodcastStatus.PROCESSING,
+        # check_limits (or check_rerender) wrote the admitted state with the reservation.
+        await self._step(
             ProgressBands.ADMITTED,
             "Re-render admitted" if input.rerender else "Admitted",
             admitted=True,
@@ -242,9 +269,7 @@ class PodcastWorkflow:
             # A re-render: the edited script is the run's input, nothing is written.
             script = Script(title="", lines=input.script)
         else:
-            await self._set(
-                PodcastStatus.PROCESSING, ProgressBands.SCRIPT_START, "Writing the script"
-            )
+            await self._step(ProgressBands.SCRIPT_START, "Writing the script")
             script = await workflow.execute_activity_method(
                 ScriptActivities.write_script,
                 ScriptRequest(podcast_id=input.podcast_id, spec=input.spec),
@@ -267,7 +292,7 @@ class PodcastWorkflow:
                 f"Combining audio ({resynthesised} of {len(speech)} lines re-synthesised)"
             )
             workflow.logger.info("%d of %d lines re-synthesised", resynthesised, len(speech))
-        await self._set(PodcastStatus.PROCESSING, ProgressBands.COMBINE_START, combine_step)
+        await self._step(ProgressBands.COMBINE_START, combine_step)
         combined = await workflow.execute_activity_method(
             AudioActivities.combine_audio,
             CombineRequest(
@@ -302,7 +327,7 @@ class PodcastWorkflow:
             retry_policy=WORK,
         )
 
-        await self._set(PodcastStatus.PROCESSING, ProgressBands.USAGE_START, "Recording usage")
+        await self._step(ProgressBands.USAGE_START, "Recording usage")
         await workflow.execute_activity_method(
             # A re-render's minutes follow the new duration; it counts no new podcast.
             UsageActivities.settle_usage if input.rerender else UsageActivities.record_usage,
@@ -346,7 +371,8 @@ class PodcastWorkflow:
         )
 
     async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
-        """One activity per line, at most `speech_concurrency` at a time, results in order.
+        """The lines in batches (`_synthesize_batches`), or one activity per line in runs
+        from before batches, at most `speech_concurrency` at a time, results in order.
 
         Lines go to the provider's own task queue (`speech_task_queue`), whose workers
         hold the provider's concurrency cap across every podcast.
@@ -399,6 +425,8 @@ class PodcastWorkflow:
             )
             return result
 
+        if workflow.patched(SPEECH_BATCH_PATCH):
+            return await self._synthesize_batches(input, script, queue)
         tasks = [asyncio.create_task(speak(index)) for index in range(total)]
         try:
             await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -416,7 +444,89 @@ class PodcastWorkflow:
                 if task.done() and not task.cancelled():
                     task.exception()
 
+    async def _synthesize_batches(
+        self, input: PodcastInput, script: Script, queue: str
+    ) -> list[SpeechResult]:
+        """The lines in batches of `lines_per_activity`, at most `speech_concurrency`
+        batches at a time, results in the script's order.
+
+        A wave of concurrency x size lines is dealt out like cards (batch j of a wave
+        speaks its lines j, j + concurrency, ...), so the lines finish roughly in script
+        order and the beginning of the episode is ready first.
+        """
+        total = len(script.lines)
+        batches = speech_batches(total, input.speech_concurrency, input.lines_per_activity)
+        limit = asyncio.Semaphore(input.speech_concurrency)
+        results: dict[int, SpeechResult] = {}
+
+        async def speak(indexes: list[int]) -> None:
+            async with limit:
+                spoken: SpeechBatchResult = await workflow.execute_activity_method(
+                    SpeechActivities.synthesize_lines,
+                    SpeechBatch(
+                        podcast_id=input.podcast_id,
+                        provider=input.spec.tts_provider,
+                        language=input.spec.language,
+                        lines=[
+                            SpeechLine(
+                                index=index,
+                                speaker=script.lines[index].speaker,
+                                text=script.lines[index].text,
+                                voice=input.spec.voice_of(script.lines[index].speaker),
+                            )
+                            for index in indexes
+                        ],
+                    ),
+                    task_queue=queue,
+                    # Each line gets the time a one-line activity had.
+                    start_to_close_timeout=timedelta(minutes=2) * len(indexes),
+                    # Workers heartbeat every second (worker.HEARTBEAT_THROTTLE), so a cancel
+                    # stops a batch within about a second; a killed worker's batch is retried
+                    # after this timeout, from its first line not yet stored.
+                    heartbeat_timeout=timedelta(seconds=5),
+                    cancellation_type=WAIT_FOR_CANCEL,
+                    retry_policy=WORK,
+                    summary=f"lines {', '.join(str(i + 1) for i in indexes)} of {total}",
+                )
+            results.update(zip(indexes, spoken.results, strict=True))
+            done = len(results)
+            self._progress = self._progress.model_copy(
+                update={
+                    "progress": ProgressBands.speech(done, total),
+                    "lines_done": done,
+                    "current_step": f"Synthesising speech ({done}/{total} lines)",
+                }
+            )
+
+        tasks = [asyncio.create_task(speak(batch)) for batch in batches]
+        try:
+            await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            return [results[index] for index in range(total)]
+        finally:
+            pending = [task for task in tasks if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await workflow.wait(pending)
+            for task in tasks:  # each failure is seen, so none is reported as unretrieved
+                if task.done() and not task.cancelled():
+                    task.exception()
+
     # -- state ----------------------------------------------------------------------------
+
+    async def _step(self, progress: int, step: str, *, admitted: bool = False) -> None:
+        """A step of a PROCESSING run the database need not hear of (`FEWER_MIRRORS_PATCH`):
+        shown by the progress query; mirrored too in runs from before the patch."""
+        if not self._fewer_mirrors:
+            await self._set(PodcastStatus.PROCESSING, progress, step, admitted=admitted)
+            return
+        self._progress = self._progress.model_copy(
+            update={"status": PodcastStatus.PROCESSING, "progress": progress, "current_step": step}
+        )
+        workflow.set_current_details(f"{PodcastStatus.PROCESSING}: {step} ({progress}%)")
 
     async def _set(
         self,

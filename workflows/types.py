@@ -98,6 +98,8 @@ class PodcastInput(BaseModel):
     user_id: str
     spec: PodcastSpec
     speech_concurrency: int = Field(default=8, ge=1, le=64)
+    lines_per_activity: int = Field(default=4, ge=1, le=64)
+    """How many lines one speech activity speaks (`synthesize_lines`), one after another."""
     script: list[ScriptLine] | None = None
     """An edited script to re-render (a re-render run): no script is written, only lines
     whose engine, voice or text changed are synthesised (the others come from the
@@ -199,6 +201,34 @@ class SpeechResult(BaseModel):
     key: str
     duration_seconds: float
     cached: bool
+
+
+class SpeechLine(BaseModel):
+    """One line of a `SpeechBatch`: its place in the script, who says it, in which voice."""
+
+    index: int
+    speaker: Speaker
+    text: str
+    voice: str
+
+
+class SpeechBatch(BaseModel):
+    """Several lines spoken by one activity, one after another (`synthesize_lines`).
+
+    The activity's heartbeat details list the indexes of the lines already stored, so a
+    retry (after a failure or a lost worker) starts at the first line not yet spoken.
+    """
+
+    podcast_id: str
+    provider: str
+    language: str | None = None
+    lines: list[SpeechLine] = Field(min_length=1)
+
+
+class SpeechBatchResult(BaseModel):
+    """A `SpeechBatch`'s lines' results, in the batch's order."""
+
+    results: list[SpeechResult]
 
 
 class SegmentRef(BaseModel):

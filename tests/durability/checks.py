@@ -162,23 +162,53 @@ async def assert_given_back(db: Database, podcast: Podcast, storage_dir: Path) -
 
 
 async def speech_results(handle: WorkflowHandle[Any, Any]) -> dict[int, list[bool]]:
-    """For each line, the `cached` flag of every completed `synthesize_line` in the history."""
-    history = await handle.fetch_history()
-    lines: dict[int, int] = {}
+    """For each line, the `cached` flag of every completed speech activity's result for it
+    (`synthesize_lines` batches, or `synthesize_line` in runs from before batches)."""
+    batches = await speech_batches(handle)
     results: dict[int, list[bool]] = {}
+    for batch in batches:
+        for line, cached in zip(batch.lines, batch.cached or [], strict=False):
+            results.setdefault(line, []).append(cached)
+    return results
+
+
+@dataclass
+class SpeechActivity:
+    """One speech activity of a run's history: its lines, the attempt that last started
+    and, once it completed, each line's `cached` flag."""
+
+    lines: list[int]
+    attempt: int = 0
+    cached: list[bool] | None = None
+
+
+async def speech_batches(handle: WorkflowHandle[Any, Any]) -> list[SpeechActivity]:
+    """Every speech activity in the history, in the order they were scheduled."""
+    history = await handle.fetch_history()
+    found: dict[int, SpeechActivity] = {}
     for event in history.events:
         if event.HasField("activity_task_scheduled_event_attributes"):
             scheduled = event.activity_task_scheduled_event_attributes
-            if scheduled.activity_type.name == "synthesize_line":
+            name = scheduled.activity_type.name
+            if name in ("synthesize_line", "synthesize_lines"):
                 request = json.loads(scheduled.input.payloads[0].data)
-                lines[event.event_id] = int(request["index"])
+                lines = (
+                    [int(line["index"]) for line in request["lines"]]
+                    if name == "synthesize_lines"
+                    else [int(request["index"])]
+                )
+                found[event.event_id] = SpeechActivity(lines)
+        elif event.HasField("activity_task_started_event_attributes"):
+            started = event.activity_task_started_event_attributes
+            if started.scheduled_event_id in found:
+                found[started.scheduled_event_id].attempt = started.attempt
         elif event.HasField("activity_task_completed_event_attributes"):
             completed = event.activity_task_completed_event_attributes
-            if completed.scheduled_event_id in lines:
+            if completed.scheduled_event_id in found:
                 result = json.loads(completed.result.payloads[0].data)
-                line = lines[completed.scheduled_event_id]
-                results.setdefault(line, []).append(bool(result["cached"]))
-    return results
+                items = result.get("results", [result])
+                found[completed.scheduled_event_id].cached = [bool(i["cached"]) for i in items]
+    return list(found.values())
 
 
 async def activity_attempts(handle: WorkflowHandle[Any, Any], activity_type: str) -> list[int]:

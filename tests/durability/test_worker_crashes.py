@@ -40,10 +40,12 @@ async def test_sigkilled_worker_resumes_without_synthesising_again(
 ) -> None:
     """SIGKILL mid fan-out, then a fresh worker: the podcast completes, charged once.
 
-    Worker A reports lines 0-3, then stores lines 4-7 and hangs (heartbeating) before
-    reporting them, holding every speech slot. It is killed there. Worker B must find
-    lines 4-7 in the speech cache (their `synthesize_line` results say cached=true), call
-    the engine only for lines 8-12, and no line may reach the engine twice.
+    Worker A's batches each store their first line (0-3, listed in the batch's heartbeat
+    checkpoint once it is sent), then store their second (4-7) and hang, heartbeating,
+    holding every speech slot. It is killed there. Worker B retries the batches: it skips
+    the lines of the checkpoints (reported as spoken), finds the other stored lines in the
+    speech cache (reported as cached), calls the engine only for the rest, and no line
+    reaches the engine twice.
     """
     stall_from = 4
     first = harness.start_worker("A", stall_from_line=stall_from)
@@ -70,10 +72,13 @@ async def test_sigkilled_worker_resumes_without_synthesising_again(
     results = await speech_results(handle)
     assert set(results) == ALL_LINES and all(len(flags) == 1 for flags in results.values())
     cached = {line for line, flags in results.items() if flags[0]}
-    unreported = set(range(stall_from, stall_from + SPEECH_CONCURRENCY))
-    assert cached == unreported, "cache hits are exactly the stored-but-unreported lines"
     hits = {line_of_key(events)[item["key"]] for item in events_of(events, "hit", "B")}
-    assert hits == unreported
+    assert cached == hits, "a line reads as cached exactly when B found it in the cache"
+    # Lines stored after the batches' checkpoints come from the cache; a checkpoint reaches
+    # the server at most a heartbeat interval late, so lines stored just before the kill
+    # may be missing from it and come from the cache too.
+    after_checkpoint = set(range(stall_from, stall_from + SPEECH_CONCURRENCY))
+    assert after_checkpoint <= hits <= stored_before_kill, hits
 
 
 async def test_sigterm_hands_the_run_to_a_second_worker(

@@ -70,11 +70,14 @@ class _Held(ActivityInboundInterceptor):
             return result
         gate.used = True
         gate.reached.set()
+        released = asyncio.ensure_future(gate.released.wait())
         while not gate.released.is_set():
             activity.heartbeat()
-            # Cancelled meanwhile: this step finishes all the same.
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.shield(asyncio.wait_for(gate.released.wait(), 0.2))
+            # Cancelled meanwhile: this step finishes all the same. (asyncio.wait, unlike
+            # wait_for, leaves no timed-out task whose exception nobody retrieves.)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.wait([released], timeout=0.2))
+        await released
         return result
 
 
@@ -82,7 +85,7 @@ STEPS = [
     ("check_limits", None, False),
     ("update_podcast_status", "PROCESSING", False),  # the admitted mirror
     ("write_script", None, False),
-    ("synthesize_line", None, False),
+    ("synthesize_lines", None, False),
     ("combine_audio", None, False),
     ("upload_audio", None, True),  # past the point of no return: completes
     ("record_usage", None, True),
@@ -145,9 +148,9 @@ async def test_cancel_inside_every_step(
     else:
         row = await assert_left_nothing(db, settings, podcast)
         assert row.status is PodcastStatus.CANCELLED, (row.status, row.error, row.current_step)
-        if step in ("synthesize_line", "combine_audio"):  # progress and lines agree
+        if step in ("synthesize_lines", "combine_audio"):  # progress and lines agree
             assert row.lines_total > 0 and row.lines_done <= row.lines_total
-            if step == "synthesize_line":
+            if step == "synthesize_lines":
                 assert row.progress == ProgressBands.speech(row.lines_done, row.lines_total)
             else:
                 assert row.lines_done == row.lines_total

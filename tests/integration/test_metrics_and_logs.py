@@ -44,7 +44,7 @@ ACTIVITIES = {
     "check_limits",
     "update_podcast_status",
     "write_script",
-    "synthesize_line",
+    "synthesize_lines",
     "combine_audio",
     "upload_audio",
     "record_usage",
@@ -246,7 +246,7 @@ async def test_one_run_is_visible_in_metrics_and_logs(stack: Stack, db: Database
     for line in run_lines:
         assert isinstance(line["attempt"], int) and line["attempt"] >= 1, line
         assert line["activity"] in ACTIVITIES, line
-    speech_lines = [line for line in run_lines if line["activity"] == "synthesize_line"]
+    speech_lines = [line for line in run_lines if line["activity"] == "synthesize_lines"]
     assert len({line["line"] for line in speech_lines if "line" in line}) >= 2
     assert any(line["event"] == "worker started" for line in worker_lines)
     assert any(line["event"] == "worker stopped" for line in worker_lines)

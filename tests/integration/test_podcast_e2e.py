@@ -154,7 +154,7 @@ async def test_notes_become_a_two_voice_mp3(
         "check_limits",
         "update_podcast_status",
         "write_script",
-        "synthesize_line",
+        "synthesize_lines",
         "combine_audio",
         "upload_audio",
         "record_usage",

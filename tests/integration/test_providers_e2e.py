@@ -201,7 +201,7 @@ async def test_long_podcast_completes_on_s3_with_llm_and_openai_speech(
         event.activity_task_scheduled_event_attributes.task_queue.name
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
-        and event.activity_task_scheduled_event_attributes.activity_type.name == "synthesize_line"
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "synthesize_lines"
     }
     assert speech_queues == {speech_task_queue(provider_settings.temporal_task_queue, "openai")}
 

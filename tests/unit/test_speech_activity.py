@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,10 +15,10 @@ from activities.speech import SpeechActivities
 from podnex.db import Database
 from podnex.script.offline import OfflineScriptWriter
 from podnex.settings import Settings
-from podnex.speech.base import SpeechAudio
+from podnex.speech.base import SpeechAudio, SpeechError
 from podnex.speech.espeak import EspeakEngine
 from podnex.storage import LocalStorage
-from workflows.types import SpeechRequest
+from workflows.types import SpeechBatch, SpeechLine, SpeechRequest
 
 
 class CountingEngine:
@@ -91,3 +92,87 @@ async def test_unknown_voice_is_not_retryable(tmp_path: Path) -> None:
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(activities.synthesize_line, request(0, "Hi.", voice="bob"))
     assert caught.value.non_retryable
+
+
+def batch(*texts: str) -> SpeechBatch:
+    return SpeechBatch(
+        podcast_id="7f1c1d2e-0000-4000-8000-000000000001",
+        provider="espeak",
+        lines=[
+            SpeechLine(index=index * 3, speaker="host", text=text, voice="host")
+            for index, text in enumerate(texts)
+        ],
+    )
+
+
+class FlakyEngine(CountingEngine):
+    """Fails once, retryably, on the texts it is given."""
+
+    def __init__(self, flaky: set[str]) -> None:
+        super().__init__()
+        self.flaky = set(flaky)
+
+    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
+        if text in self.flaky:
+            self.flaky.discard(text)
+            self.calls += 1
+            raise SpeechError("busy", retryable=True, retry_after=2.0)
+        return await super().synthesize(text, voice)
+
+
+async def test_a_batch_speaks_its_lines_in_order_and_checkpoints_them(tmp_path: Path) -> None:
+    engine = CountingEngine()
+    activities = make_activities(tmp_path, engine)
+    env = ActivityEnvironment()
+    beats: list[tuple[object, ...]] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+
+    spoken = await env.run(activities.synthesize_lines, batch("One.", "Two.", "One."))
+
+    assert engine.calls == 2  # the repeated line comes from the cache
+    assert [r.cached for r in spoken.results] == [False, False, True]
+    assert spoken.results[0].key == spoken.results[2].key != spoken.results[1].key
+    assert ([0, 3, 6],) in beats, "the checkpoint lists every stored line by index"
+
+
+async def test_a_retried_batch_skips_the_lines_of_its_checkpoint(tmp_path: Path) -> None:
+    engine = CountingEngine()
+    activities = make_activities(tmp_path, engine)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=2, heartbeat_details=[[0, 3]])
+
+    spoken = await env.run(activities.synthesize_lines, batch("Alpha.", "Beta.", "Gamma."))
+
+    assert engine.calls == 1, "only the line not in the checkpoint is spoken"
+    # The checkpoint's lines were spoken by this batch's earlier attempt: not cache hits.
+    assert [r.cached for r in spoken.results] == [False, False, False]
+
+
+async def test_a_failed_line_does_not_stop_the_others(tmp_path: Path) -> None:
+    engine = FlakyEngine({"Beta."})
+    activities = make_activities(tmp_path, engine)
+
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(
+            activities.synthesize_lines, batch("Alpha.", "Beta.", "Gamma.")
+        )
+    assert not caught.value.non_retryable
+    assert caught.value.next_retry_delay is not None
+    assert caught.value.next_retry_delay.total_seconds() == 2.0
+    assert engine.calls == 3, "the lines after the failed one were spoken"
+
+    again = await ActivityEnvironment().run(
+        activities.synthesize_lines, batch("Alpha.", "Beta.", "Gamma.")
+    )
+    assert engine.calls == 4 and [r.cached for r in again.results] == [True, False, True]
+
+
+async def test_a_refused_line_fails_the_batch_at_once(tmp_path: Path) -> None:
+    engine = CountingEngine()
+    activities = make_activities(tmp_path, engine)
+    refused = batch("Alpha.", "Beta.")
+    refused.lines[0].voice = "bob"
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(activities.synthesize_lines, refused)
+    assert caught.value.non_retryable
+    assert engine.calls == 1, "the line after the refused one was not tried"
