@@ -7,6 +7,7 @@ history is small (audio moves through storage, named by key).
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable
 from datetime import timedelta
 
@@ -96,18 +97,25 @@ def failure_message(error: BaseException) -> str:
     return message
 
 
-def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
-    """Line indexes in batches of at most ``size``, dealt out a wave at a time.
+SPEECH_ROUNDS = 3
+"""Batches are made small enough that each speech slot runs about this many in turn, so
+progress (lines done) moves several times while the lines are spoken."""
 
-    A wave is ``concurrency`` x ``size`` lines; batch j of a wave takes its lines j,
-    j + n, j + 2n... (n: the wave's batch count), so each round of the batches speaks the
-    next lines of the script. speech_batches(10, 2, 3) -> [[0, 2, 4], [1, 3, 5], [6, 8],
-    [7, 9]].
+
+def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
+    """Line indexes in batches of at most ``size`` lines, dealt out a wave at a time.
+
+    The size is at most total / (concurrency x `SPEECH_ROUNDS`), rounded up: one line for
+    a short script. A wave is concurrency x size lines; batch j
+    of a wave takes its lines j, j + n, j + 2n... (n: the wave's batch count), so each
+    round of the batches speaks the next lines of the script. speech_batches(10, 2, 3) ->
+    [[0, 2], [1, 3], [4, 6], [5, 7], [8, 9]].
     """
+    size = max(1, min(size, math.ceil(total / (concurrency * SPEECH_ROUNDS))))
     batches: list[list[int]] = []
     for start in range(0, total, concurrency * size):
         wave = list(range(start, min(total, start + concurrency * size)))
-        count = min(concurrency, len(wave))
+        count = min(concurrency, math.ceil(len(wave) / size))
         batches.extend(wave[j::count] for j in range(count))
     return batches
 
@@ -292,7 +300,10 @@ class PodcastWorkflow:
                 f"Combining audio ({resynthesised} of {len(speech)} lines re-synthesised)"
             )
             workflow.logger.info("%d of %d lines re-synthesised", resynthesised, len(speech))
-        await self._step(ProgressBands.COMBINE_START, combine_step)
+        if input.rerender:  # the stored step says how many lines were spoken again
+            await self._set(PodcastStatus.PROCESSING, ProgressBands.COMBINE_START, combine_step)
+        else:
+            await self._step(ProgressBands.COMBINE_START, combine_step)
         combined = await workflow.execute_activity_method(
             AudioActivities.combine_audio,
             CombineRequest(

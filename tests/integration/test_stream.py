@@ -110,7 +110,7 @@ async def test_playlist_grows_while_made_and_plays_as_the_episode(
     async with slow_api(settings, temporal_client, delay=0.5) as client:
         podcast = await create(client, user)
         podcast_id = podcast["id"]
-        work = settings.resolved_storage_dir / "work" / podcast_id / "segments"
+        kept = settings.resolved_storage_dir / "segments" / podcast_id
         seen: list[str] = []
         midway: str | None = None
         first_chunk: bytes | None = None
@@ -121,8 +121,6 @@ async def test_playlist_grows_while_made_and_plays_as_the_episode(
             if status in FINISHED:
                 break
             playlist = await get_playlist(client, user, podcast_id)
-            if work.is_dir():  # what a worker that keeps the lines would leave (see below)
-                shutil.copytree(work, segments, dirs_exist_ok=True)
             if status == "PROCESSING" and "#EXT-X-ENDLIST" not in playlist:
                 seen.append(playlist)
                 if midway is None and entries(playlist):
@@ -155,16 +153,9 @@ async def test_playlist_grows_while_made_and_plays_as_the_episode(
         duration = mp3_duration_seconds(episode)
         assert abs(duration - final["data"]["audioDuration"]) < 0.01
 
-        # Completed, its line audio removed after publishing: one segment, the episode.
-        ended = await get_playlist(client, user, podcast_id)
-        if not (settings.resolved_storage_dir / "work" / podcast_id / "segments").is_dir():
-            assert ended.rstrip().endswith("#EXT-X-ENDLIST") and len(entries(ended)) == 1
-            assert abs(listed_seconds(ended) - duration) < 0.01
-            samples, _ = await play(await stream_link(client, user, podcast_id))
-            assert abs(samples.size / 24000 - duration) < 0.1
-
-        # Completed with its lines kept: every chunk, then the end.
-        shutil.copytree(segments, work, dirs_exist_ok=True)
+        # Completed, its lines kept (segments live as long as the podcast): every chunk,
+        # then the end.
+        assert kept.is_dir()
         whole = await get_playlist(client, user, podcast_id)
         assert whole.rstrip().endswith("#EXT-X-ENDLIST")
         assert entries(whole)[: len(listed[-1])] == listed[-1]
@@ -175,6 +166,16 @@ async def test_playlist_grows_while_made_and_plays_as_the_episode(
         first_uri = next(line for line in whole.splitlines() if line.endswith("/0.mp3"))
         again = await client.get(f"/api/v1/podcasts/{podcast_id}/{first_uri}")
         assert again.content == first_chunk  # a listed chunk never changes
+
+        # Its lines removed (SEGMENT_RETENTION_DAYS after its last run): one segment, the
+        # published episode.
+        shutil.move(kept, segments)
+        ended = await get_playlist(client, user, podcast_id)
+        assert ended.rstrip().endswith("#EXT-X-ENDLIST") and len(entries(ended)) == 1
+        assert abs(listed_seconds(ended) - duration) < 0.01
+        samples, _ = await play(await stream_link(client, user, podcast_id))
+        assert abs(samples.size / 24000 - duration) < 0.1
+        shutil.move(segments, kept)
 
         streamed, published = await stream_lufs(link), integrated_lufs(episode)
         assert abs(streamed - published) < 1.0, (streamed, published)
