@@ -583,6 +583,29 @@ def _encode_mp3(
             f"alimiter=limit={10 ** (_TRUE_PEAK_DBTP / 20):.4f}:level=false:latency=true",
         ]
     )
+    return _ffmpeg_mp3(
+        pcm_path,
+        pcm_rate,
+        filters,
+        sample_rate,
+        bitrate_kbps,
+        output,
+        tags=("-metadata:s:a:0", f"encoder={_LAME_TAG_ENCODER}"),
+    )
+
+
+def _ffmpeg_mp3(
+    pcm_path: Path,
+    pcm_rate: int,
+    filters: str,
+    sample_rate: int,
+    bitrate_kbps: int,
+    output: Path,
+    *,
+    tags: tuple[str, ...],
+) -> bytes:
+    """Mono 16-bit PCM at ``pcm_rate`` through ffmpeg's ``filters`` into an MP3 file
+    (``tags``: the MP3 muxer's options), returned as bytes."""
     command = [
         FFMPEG_EXE,
         "-hide_banner",
@@ -593,7 +616,7 @@ def _encode_mp3(
         *("-af", filters),
         *("-ar", str(sample_rate), "-ac", "1"),
         *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k"),
-        *("-metadata:s:a:0", f"encoder={_LAME_TAG_ENCODER}"),
+        *tags,
         *("-f", "mp3", "-y", str(output)),
     ]
     result = subprocess.run(command, capture_output=True, check=False)
@@ -659,21 +682,12 @@ def encode_chunk(
                 f"atrim=end_sample={output_samples}",
             ]
         )
-        command = [
-            FFMPEG_EXE,
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            *("-f", "s16le", "-ar", str(mix_rate), "-ac", "1", "-i", str(stream.pcm_path)),
-            *("-af", filters),
-            *("-ar", str(sample_rate), "-ac", "1"),
-            *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k"),
-            *("-write_xing", "0", "-id3v2_version", "0"),
-            *("-f", "mp3", "-y", str(output)),
-        ]
-        result = subprocess.run(command, capture_output=True, check=False)
-        if result.returncode != 0:
-            message = result.stderr.decode(errors="replace").strip()[-2000:]
-            raise AudioEncodingError(f"ffmpeg exited with {result.returncode}: {message}")
-        return output.read_bytes()
+        return _ffmpeg_mp3(
+            stream.pcm_path,
+            mix_rate,
+            filters,
+            sample_rate,
+            bitrate_kbps,
+            output,
+            tags=("-write_xing", "0", "-id3v2_version", "0"),
+        )

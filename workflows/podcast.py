@@ -10,6 +10,7 @@ import asyncio
 import math
 from collections.abc import Awaitable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -95,6 +96,30 @@ def failure_message(error: BaseException) -> str:
             message = current.message
         current = current.__cause__
     return message
+
+
+T = TypeVar("T")
+
+
+async def _all_or_first_failure(tasks: list[asyncio.Task[T]]) -> list[T]:
+    """The tasks' results in order, or the first failure once it happens; either way no
+    task is left running (the others are cancelled one by one and waited for) and every
+    failure is seen, so none is reported as never retrieved."""
+    try:
+        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return [task.result() for task in tasks]
+    finally:
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await workflow.wait(pending)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()
 
 
 SPEECH_ROUNDS = 3
@@ -438,22 +463,9 @@ class PodcastWorkflow:
 
         if workflow.patched(SPEECH_BATCH_PATCH):
             return await self._synthesize_batches(input, script, queue)
-        tasks = [asyncio.create_task(speak(index)) for index in range(total)]
-        try:
-            await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in tasks:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            return [task.result() for task in tasks]
-        finally:
-            pending = [task for task in tasks if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await workflow.wait(pending)
-            for task in tasks:  # each failure is seen, so none is reported as unretrieved
-                if task.done() and not task.cancelled():
-                    task.exception()
+        return await _all_or_first_failure(
+            [asyncio.create_task(speak(index)) for index in range(total)]
+        )
 
     async def _synthesize_batches(
         self, input: PodcastInput, script: Script, queue: str
@@ -509,22 +521,8 @@ class PodcastWorkflow:
                 }
             )
 
-        tasks = [asyncio.create_task(speak(batch)) for batch in batches]
-        try:
-            await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in tasks:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            return [results[index] for index in range(total)]
-        finally:
-            pending = [task for task in tasks if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await workflow.wait(pending)
-            for task in tasks:  # each failure is seen, so none is reported as unretrieved
-                if task.done() and not task.cancelled():
-                    task.exception()
+        await _all_or_first_failure([asyncio.create_task(speak(batch)) for batch in batches])
+        return [results[index] for index in range(total)]
 
     # -- state ----------------------------------------------------------------------------
 
