@@ -43,7 +43,7 @@ class EpisodeFile:
 class FeedService:
     def __init__(self, state: AppState, base_url: str) -> None:
         self.state = state
-        self.base = (state.settings.public_base_url or base_url).rstrip("/")
+        self.base = state.public_base(base_url)
 
     def _urls(self, token: str) -> feeds.FeedUrls:
         return feeds.FeedUrls(

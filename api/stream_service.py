@@ -26,21 +26,19 @@ import contextlib
 import hashlib
 import json
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from api.errors import ApiError
-from api.paths import FILES_PATH
 from api.state import AppState
 from podnex import pacing, podcasts
 from podnex.audio import LineAudio, encode_chunk
 from podnex.models import Podcast
 from podnex.script.types import ScriptLine
 from podnex.speakable import speakable
-from podnex.storage import ObjectNotFound, StorageError, download_link
+from podnex.storage import ObjectNotFound, StorageError
 from podnex.storage.keys import segment_key, work_prefix
 from podnex.storage.signing import sign, verify
 from podnex.streaming import (
@@ -151,7 +149,7 @@ class StreamService:
     def link(self, podcast_id: str, base_url: str, now: float) -> StreamLink:
         """The signed playlist URL a player opens without an API key."""
         token, expires_at = self.token(podcast_id, now)
-        base = (self.state.settings.public_base_url or base_url).rstrip("/")
+        base = self.state.public_base(base_url)
         return StreamLink(
             url=f"{base}/api/v1/podcasts/{podcast_id}/stream/{token}/index.m3u8",
             expires_at=expires_at,
@@ -191,16 +189,7 @@ class StreamService:
     def _single(self, podcast: Podcast, base_url: str) -> Playlist:
         if not podcast.audio_key or podcast.audio_duration is None:
             raise ApiError(404, "Audio not available yet", code="AUDIO_NOT_READY")
-        settings = self.state.settings
-        base = (settings.public_base_url or base_url).rstrip("/")
-        link = download_link(
-            self.state.storage,
-            podcast.audio_key,
-            ttl_seconds=settings.download_url_ttl_seconds,
-            now=time.time(),
-            secret_key=self.state.secret_key,
-            files_url=f"{base}{FILES_PATH}",
-        )
+        link = self.state.audio_link(podcast.audio_key, base_url)
         return Playlist(render_single(podcast.audio_duration, link.url), ended=True)
 
     # -- chunk --------------------------------------------------------------------------------
