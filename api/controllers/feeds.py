@@ -22,7 +22,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.controllers.files import audio_response, head_response, locate
+from api.controllers.files import Located, audio_response, head_response, locate
 from api.errors import ApiError
 from api.feed_service import FeedDocument, FeedService
 from api.openapi import error_responses
@@ -202,14 +202,7 @@ class PublicFeedController(Controller):
                 media_type=VTT_TYPE,
                 headers={"Cache-Control": EPISODE_CACHE_CONTROL},
             )
-        assert podcast.audio_key is not None
-        located = await locate(
-            request,
-            podcast.audio_key,
-            filename=f"{podcast.id}-v{podcast.version}.mp3",
-            cache_control=EPISODE_CACHE_CONTROL,
-        )
-        return await audio_response(request, located)
+        return await audio_response(request, await _episode_audio(request, podcast))
 
     @head(
         "/{token:str}/{podcast_id:str}/{file:str}",
@@ -234,14 +227,7 @@ class PublicFeedController(Controller):
                 "Cache-Control": EPISODE_CACHE_CONTROL,
             }
             return Response(None, headers=headers)
-        assert podcast.audio_key is not None
-        located = await locate(
-            request,
-            podcast.audio_key,
-            filename=f"{podcast.id}-v{podcast.version}.mp3",
-            cache_control=EPISODE_CACHE_CONTROL,
-        )
-        return head_response(located)
+        return head_response(await _episode_audio(request, podcast))
 
 
 def _feed_token(name: str) -> str:
@@ -258,6 +244,17 @@ def _feed_headers(document: FeedDocument) -> dict[str, str]:
         "Last-Modified": http_date(document.last_modified),
         "Cache-Control": FEED_CACHE_CONTROL,
     }
+
+
+async def _episode_audio(request: Request[Any, Any, Any], podcast: Podcast) -> Located:
+    """The listed version's audio object, for GET and HEAD alike."""
+    assert podcast.audio_key is not None
+    return await locate(
+        request,
+        podcast.audio_key,
+        filename=f"{podcast.id}-v{podcast.version}.mp3",
+        cache_control=EPISODE_CACHE_CONTROL,
+    )
 
 
 def _captions(podcast: Podcast) -> bytes:
