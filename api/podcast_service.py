@@ -25,7 +25,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError
-from api.paths import FILES_PATH
 from api.schemas import SCRIPT_MAX_CHARS, SCRIPT_MAX_LINES, CreatePodcastRequest
 from api.state import AppState
 from api.temporal_client import RunAlreadyStarted, WorkflowServiceUnavailable
@@ -35,7 +34,7 @@ from podnex.providers import ENGLISH, parts_not_speaking
 from podnex.script.notes import parse_document
 from podnex.script.types import ScriptLine
 from podnex.spec import PodcastSpec, TranscriptLine
-from podnex.storage import DownloadLink, delete_podcast_objects, download_link
+from podnex.storage import DownloadLink, delete_podcast_objects
 from podnex.vocabulary import RETRYABLE, PodcastStatus, Speaker
 from workflows.types import Admission, Progress, ProgressBands, workflow_id_for
 
@@ -402,17 +401,7 @@ class PodcastService:
         # Published audio stays downloadable while a re-render makes the next version.
         if not podcast.audio_key:
             raise ApiError(404, "Audio not available yet", code="AUDIO_NOT_READY")
-        settings = self.state.settings
-        base = (settings.public_base_url or base_url).rstrip("/")
-        link = download_link(
-            self.state.storage,
-            podcast.audio_key,
-            ttl_seconds=settings.download_url_ttl_seconds,
-            now=time.time(),
-            secret_key=self.state.secret_key,
-            files_url=f"{base}{FILES_PATH}",
-        )
-        return podcast, link
+        return podcast, self.state.audio_link(podcast.audio_key, base_url)
 
     async def transcript(self, podcast_id: str) -> tuple[Podcast, list[TranscriptLine]]:
         """The finished episode's lines with their times (404 until it is COMPLETED)."""
@@ -517,14 +506,8 @@ class PodcastService:
             raise validation_error(
                 [{"field": "lines", "message": "the script is unchanged: nothing to re-render"}]
             )
-        if podcast.workflow_id:
-            # The run that published the current version closes just after it says so.
-            try:
-                closed = await self.state.runs.wait_closed(podcast.workflow_id, CANCEL_WAIT)
-            except WorkflowServiceUnavailable as exc:
-                raise unavailable() from exc
-            if not closed:
-                raise ApiError(409, "The podcast's run is still going", code="CONFLICT")
+        # The run that published the current version closes just after it says so.
+        await self._wait_closed(podcast, "The podcast's run is still going")
         seen = podcast.version
         async with self.state.db.transaction() as session:
             podcast = await self._owned(session, podcast_id, for_update=True)
@@ -640,6 +623,18 @@ class PodcastService:
                 code="PODCAST_PUBLISHING",
             )
 
+    async def _wait_closed(self, podcast: Podcast, still_going: str) -> None:
+        """Wait a moment for the podcast's last run to close; 409 ``still_going`` if it
+        does not, 503 when the workflow service cannot say."""
+        if not podcast.workflow_id:
+            return
+        try:
+            closed = await self.state.runs.wait_closed(podcast.workflow_id, CANCEL_WAIT)
+        except WorkflowServiceUnavailable as exc:
+            raise unavailable() from exc
+        if not closed:
+            raise ApiError(409, still_going, code="CONFLICT")
+
     async def retry(self, podcast_id: str) -> Started:
         """A new run of a FAILED or CANCELLED podcast; the plan's limits are checked again.
 
@@ -648,15 +643,7 @@ class PodcastService:
         """
         podcast = await self.get(podcast_id)
         self._require_retryable(podcast)
-        if podcast.workflow_id:
-            try:
-                closed = await self.state.runs.wait_closed(podcast.workflow_id, CANCEL_WAIT)
-            except WorkflowServiceUnavailable as exc:
-                raise unavailable() from exc
-            if not closed:
-                raise ApiError(
-                    409, "The previous run is still stopping; retry in a moment", code="CONFLICT"
-                )
+        await self._wait_closed(podcast, "The previous run is still stopping; retry in a moment")
         async with self.state.db.transaction() as session:
             podcast = await self._owned(session, podcast_id, for_update=True)
             self._require_retryable(podcast)
