@@ -420,11 +420,13 @@ class PodcastWorkflow:
             "Re-rendering speech" if input.rerender else "Synthesising speech",
             lines_total=total,
         )
-        limit = asyncio.Semaphore(input.speech_concurrency)
-        done = 0
         queue = workflow.info().task_queue
         if workflow.patched(SPEECH_QUEUE_PATCH):
             queue = speech_task_queue(queue, input.spec.tts_provider)
+        if workflow.patched(SPEECH_BATCH_PATCH):
+            return await self._synthesize_batches(input, script, queue)
+        limit = asyncio.Semaphore(input.speech_concurrency)
+        done = 0
 
         async def speak(index: int) -> SpeechResult:
             nonlocal done
@@ -461,8 +463,6 @@ class PodcastWorkflow:
             )
             return result
 
-        if workflow.patched(SPEECH_BATCH_PATCH):
-            return await self._synthesize_batches(input, script, queue)
         return await _all_or_first_failure(
             [asyncio.create_task(speak(index)) for index in range(total)]
         )

@@ -162,7 +162,7 @@ class FaultyEngine:
         return await self.inner.synthesize(text, voice)
 
 
-async def heartbeat_forever() -> None:
+async def hang_forever() -> None:
     """Hang like a stuck process; the activity's own heartbeat loop goes on beating (with
     its checkpoint), so that only a kill ends the attempt."""
     await asyncio.Event().wait()
@@ -191,7 +191,7 @@ class RecordingStorage:
             self.events.write("stored", line=int(line), **activity_fields(key))
             if self.faults.stalls(int(line)):
                 self.events.write("stalled", line=int(line), **activity_fields(key))
-                await heartbeat_forever()
+                await hang_forever()
         return stored
 
     async def exists(self, key: str) -> bool:
