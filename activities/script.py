@@ -6,6 +6,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityDeps, heartbeating, log, podcast_uuid, retry_delay
+from activities.status import mirror
 from podnex import metrics, podcasts
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.base import ScriptError, WriteRequest
@@ -27,7 +28,8 @@ class ScriptActivities:
 
     @activity.defn(name="write_script")
     async def write_script(self, request: ScriptRequest) -> Script:
-        """Write the script with the configured writer, and keep it with the podcast.
+        """Write the script with the configured writer, and keep it with the podcast (and,
+        when asked, the state of the speech about to start, in the same transaction).
 
         Writer failures become ApplicationErrors of the writer's kind: non-retryable when
         trying again is pointless (notes with nothing to say, a refused request, output
@@ -57,6 +59,9 @@ class ScriptActivities:
             ) from exc
         async with self.deps.db.transaction() as session:
             await podcasts.save_script(session, podcast_uuid(request.podcast_id), script)
+            if request.speech_state is not None:
+                state = request.speech_state.model_copy(update={"lines_total": len(script.lines)})
+                await mirror(self.deps, session, state)
         log().info(
             "script written", writer=writer.name, lines=len(script.lines), words=script.word_count
         )

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.context import ActivityDeps, log, podcast_uuid
 from activities.webhooks import start_deliveries
 from podnex import podcasts, webhooks
 from workflows.types import StatusUpdate
+
+
+async def mirror(
+    deps: ActivityDeps, session: AsyncSession, change: StatusUpdate
+) -> list[uuid.UUID]:
+    """Write ``change`` into the podcast's row in ``session``'s transaction; once the run
+    has finished (and published, or failed), also record the webhook deliveries of its
+    event, each once however often this runs. Returns them for `announce` after commit."""
+    info = activity.info()
+    await podcasts.mirror_run_state(
+        session,
+        podcast_uuid(change.podcast_id),
+        change,
+        workflow_id=info.workflow_id or "",
+        run_id=info.workflow_run_id or "",
+        now=deps.clock(),
+    )
+    log().info("status mirrored", status=change.status.value, progress=change.progress)
+    if not change.status.finished or change.keep_results:
+        return []
+    return await webhooks.record_deliveries(
+        session,
+        podcast_uuid(change.podcast_id),
+        run_id=info.workflow_run_id or "",
+        now=deps.clock(),
+    )
+
+
+async def announce(deliveries: list[uuid.UUID]) -> None:
+    """Start the workflows of deliveries `mirror` recorded (after their transaction)."""
+    if deliveries:
+        await start_deliveries(activity.client(), activity.info().task_queue, deliveries)
 
 
 class StatusActivities:
@@ -19,24 +54,6 @@ class StatusActivities:
         """Also, once the run has finished, records the webhook deliveries of its event and
         starts their workflows (each once, however often this activity runs). A re-render
         that did not publish leaves the podcast as it was: no event."""
-        info = activity.info()
-        deliveries = []
         async with self.deps.db.transaction() as session:
-            await podcasts.mirror_run_state(
-                session,
-                podcast_uuid(change.podcast_id),
-                change,
-                workflow_id=info.workflow_id or "",
-                run_id=info.workflow_run_id or "",
-                now=self.deps.clock(),
-            )
-            if change.status.finished and not change.keep_results:
-                deliveries = await webhooks.record_deliveries(
-                    session,
-                    podcast_uuid(change.podcast_id),
-                    run_id=info.workflow_run_id or "",
-                    now=self.deps.clock(),
-                )
-        log().info("status mirrored", status=change.status.value, progress=change.progress)
-        if deliveries:
-            await start_deliveries(activity.client(), info.task_queue, deliveries)
+            deliveries = await mirror(self.deps, session, change)
+        await announce(deliveries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.context import ActivityDeps, log
+from activities.status import mirror
 from podnex.storage import ObjectNotFound
 from podnex.storage.keys import audio_key, segment_prefix, work_prefix
 from workflows.types import CleanupRequest, PublishRequest, PublishResult
@@ -16,6 +17,11 @@ class StorageActivities:
 
     @activity.defn(name="upload_audio")
     async def upload_audio(self, request: PublishRequest) -> PublishResult:
+        """Publish the combined audio under its version's key (and, when asked, mirror the
+        point of no return first, so the API's cancel refuses from then on)."""
+        if request.upload_state is not None:
+            async with self.deps.db.transaction() as session:
+                await mirror(self.deps, session, request.upload_state)
         storage = self.deps.storage
         final_key = audio_key(request.podcast_id, request.version)
         try:

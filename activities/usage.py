@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.context import ActivityDeps, log, podcast_uuid
+from activities.status import announce, mirror
 from podnex import quota
 from workflows.types import UsageRequest
 
@@ -15,19 +19,31 @@ class UsageActivities:
 
     @activity.defn(name="record_usage")
     async def record_usage(self, request: UsageRequest) -> bool:
+        """Charge the podcast's seconds once (and, when asked, mirror its final state in the
+        same transaction, then start the webhook deliveries of its event)."""
         async with self.deps.db.transaction() as session:
             charged = await quota.charge_usage(
                 session, podcast_uuid(request.podcast_id), request.seconds
             )
+            deliveries = await self._final_state(session, request)
         log().info("usage recorded", seconds=round(request.seconds, 2), charged=charged)
+        await announce(deliveries)
         return charged
 
     @activity.defn(name="settle_usage")
     async def settle_usage(self, request: UsageRequest) -> float:
-        """A published re-render: the podcast's usage follows its new duration."""
+        """A published re-render: the podcast's usage follows its new duration (and, when
+        asked, its final state is mirrored in the same transaction)."""
         async with self.deps.db.transaction() as session:
             delta = await quota.settle_rerender_usage(
                 session, podcast_uuid(request.podcast_id), request.seconds
             )
+            deliveries = await self._final_state(session, request)
         log().info("re-render usage settled", seconds=round(request.seconds, 2), delta=delta)
+        await announce(deliveries)
         return delta
+
+    async def _final_state(self, session: AsyncSession, request: UsageRequest) -> list[uuid.UUID]:
+        if request.final_state is None:
+            return []
+        return await mirror(self.deps, session, request.final_state)

@@ -257,7 +257,7 @@ class Settings(BaseSettings):
     tts_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["espeak"])
     default_tts_provider: str = "espeak"
     speech_concurrency: int = Field(default=8, ge=1, le=64)
-    speech_lines_per_activity: int = Field(default=4, ge=1, le=64)
+    speech_lines_per_activity: int = Field(default=8, ge=1, le=64)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)

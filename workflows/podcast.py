@@ -85,6 +85,11 @@ FEWER_MIRRORS_PATCH = "fewer-status-mirrors"
 """Runs started before it mirror every step into Postgres; newer runs mirror only the
 states the database needs (the lines to speak, the point of no return, the end) and show
 the other steps through the progress query alone."""
+FOLDED_MIRRORS_PATCH = "mirrors-folded-into-steps"
+"""Runs started before it mirror the speech's start, the upload's start and the end in
+activities of their own; newer runs mirror each in the step that comes with it: the
+script's transaction, the upload, the usage's transaction (the podcast is completed and
+charged together)."""
 
 
 def failure_message(error: BaseException) -> str:
@@ -122,21 +127,28 @@ async def _all_or_first_failure(tasks: list[asyncio.Task[T]]) -> list[T]:
                 task.exception()
 
 
-SPEECH_ROUNDS = 3
+SPEECH_ROUNDS = 2
 """Batches are made small enough that each speech slot runs about this many in turn, so
-progress (lines done) moves several times while the lines are spoken."""
+progress (lines done) moves several times while the lines are spoken. Each batch costs an
+activity (events, a workflow task): two rounds, not three, save a quarter of them."""
+SPEECH_ROUNDS_BEFORE = 3
+"""The rounds of runs started before `SPEECH_ROUNDS_PATCH`."""
+SPEECH_ROUNDS_PATCH = "two-speech-rounds"
 
 
-def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
+def speech_batches(
+    total: int, concurrency: int, size: int, rounds: int = SPEECH_ROUNDS
+) -> list[list[int]]:
     """Line indexes in batches of at most ``size`` lines, dealt out a wave at a time.
 
-    The size is at most total / (concurrency x `SPEECH_ROUNDS`), rounded up: one line for
+    The size is at most total / (concurrency x ``rounds``), rounded up: one line for
     a short script. A wave is concurrency x size lines; batch j
     of a wave takes its lines j, j + n, j + 2n... (n: the wave's batch count), so each
     round of the batches speaks the next lines of the script. speech_batches(10, 2, 3) ->
-    [[0, 2], [1, 3], [4, 6], [5, 7], [8, 9]].
+    [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]; with three rounds, [[0, 2], [1, 3], [4, 6],
+    [5, 7], [8, 9]].
     """
-    size = max(1, min(size, math.ceil(total / (concurrency * SPEECH_ROUNDS))))
+    size = max(1, min(size, math.ceil(total / (concurrency * rounds))))
     batches: list[list[int]] = []
     for start in range(0, total, concurrency * size):
         wave = list(range(start, min(total, start + concurrency * size)))
@@ -157,6 +169,7 @@ class PodcastWorkflow:
         self._closed = False  # the final state is written (completed, failed or cleaned up)
         self._progress = Progress(status=PodcastStatus.QUEUED, progress=0, current_step="Queued")
         self._fewer_mirrors = False
+        self._folded_mirrors = False
 
     # -- messages -------------------------------------------------------------------------
 
@@ -214,6 +227,7 @@ class PodcastWorkflow:
 
     async def _run(self, input: PodcastInput) -> PodcastResult:
         self._fewer_mirrors = workflow.patched(FEWER_MIRRORS_PATCH)
+        self._folded_mirrors = workflow.patched(FOLDED_MIRRORS_PATCH)
         if input.script is not None:
             # A re-render counts no new podcast: only its minutes are checked.
             admission = await workflow.execute_activity_method(
@@ -298,14 +312,25 @@ class PodcastWorkflow:
 
     async def _produce(self, input: PodcastInput) -> PodcastResult:
         script: Script
+        speech_mirrored = False
         if input.script is not None:
             # A re-render: the edited script is the run's input, nothing is written.
             script = Script(title="", lines=input.script)
         else:
             await self._step(ProgressBands.SCRIPT_START, "Writing the script")
+            # The speech's start is mirrored with the saved script (its line count known).
+            speech_state = (
+                self._state(
+                    PodcastStatus.PROCESSING, ProgressBands.SPEECH_START, "Synthesising speech"
+                )
+                if self._folded_mirrors
+                else None
+            )
             script = await workflow.execute_activity_method(
                 ScriptActivities.write_script,
-                ScriptRequest(podcast_id=input.podcast_id, spec=input.spec),
+                ScriptRequest(
+                    podcast_id=input.podcast_id, spec=input.spec, speech_state=speech_state
+                ),
                 # An LLM may condense long notes and revise a draft: minutes, with heartbeats.
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=30),
@@ -314,8 +339,11 @@ class PodcastWorkflow:
             self._progress = self._progress.model_copy(
                 update={"progress": ProgressBands.SCRIPT_DONE, "current_step": "Script written"}
             )
+            if speech_state is not None:
+                self._show(speech_state.model_copy(update={"lines_total": len(script.lines)}))
+                speech_mirrored = True
 
-        speech = await self._synthesize(input, script)
+        speech = await self._synthesize(input, script, mirrored=speech_mirrored)
 
         resynthesised: int | None = None
         combine_step = "Combining audio"
@@ -350,7 +378,13 @@ class PodcastWorkflow:
             # A cancel arrived while the combine finished: it wins, nothing is published.
             raise asyncio.CancelledError()
         self._committed = True  # the point of no return: from here the run completes
-        await self._set(PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio")
+        upload_state = self._state(
+            PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio"
+        )
+        if self._folded_mirrors:
+            self._show(upload_state)  # the upload mirrors it before it begins
+        else:
+            await self._set(PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio")
         published = await workflow.execute_activity_method(
             StorageActivities.upload_audio,
             PublishRequest(
@@ -358,25 +392,17 @@ class PodcastWorkflow:
                 staging_key=combined.key,
                 duration_seconds=combined.duration_seconds,
                 version=input.version or 1,
+                upload_state=upload_state if self._folded_mirrors else None,
             ),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=WORK,
-        )
-
-        await self._step(ProgressBands.USAGE_START, "Recording usage")
-        await workflow.execute_activity_method(
-            # A re-render's minutes follow the new duration; it counts no new podcast.
-            UsageActivities.settle_usage if input.rerender else UsageActivities.record_usage,
-            UsageRequest(podcast_id=input.podcast_id, seconds=combined.duration_seconds),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=QUICK,
         )
 
         transcript = [
             TranscriptLine(**timing.model_dump(), text=line.text)
             for line, timing in zip(script.lines, combined.timings, strict=True)
         ]
-        await self._set(
+        final_state = self._state(
             PodcastStatus.COMPLETED,
             ProgressBands.DONE,
             "Completed",
@@ -388,6 +414,22 @@ class PodcastWorkflow:
             version=input.version,  # a re-render's, set exactly (None: a first run's)
             script=input.script,  # a re-render's edited script becomes the stored one
         )
+        await self._step(ProgressBands.USAGE_START, "Recording usage")
+        await workflow.execute_activity_method(
+            # A re-render's minutes follow the new duration; it counts no new podcast.
+            UsageActivities.settle_usage if input.rerender else UsageActivities.record_usage,
+            UsageRequest(
+                podcast_id=input.podcast_id,
+                seconds=combined.duration_seconds,
+                final_state=final_state if self._folded_mirrors else None,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
+        if self._folded_mirrors:
+            self._show(final_state)  # completed and charged in one transaction
+        else:
+            await self._mirror(final_state)
         if input.rerender:
             # The row names the new version now: the one before it goes.
             await workflow.execute_activity_method(
@@ -406,20 +448,24 @@ class PodcastWorkflow:
             lines_resynthesised=resynthesised,
         )
 
-    async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
+    async def _synthesize(
+        self, input: PodcastInput, script: Script, *, mirrored: bool
+    ) -> list[SpeechResult]:
         """The lines in batches (`_synthesize_batches`), or one activity per line in runs
         from before batches, at most `speech_concurrency` at a time, results in order.
+        ``mirrored``: the speech's start is already in the database (with the script).
 
         Lines go to the provider's own task queue (`speech_task_queue`), whose workers
         hold the provider's concurrency cap across every podcast.
         """
         total = len(script.lines)
-        await self._set(
-            PodcastStatus.PROCESSING,
-            ProgressBands.SPEECH_START,
-            "Re-rendering speech" if input.rerender else "Synthesising speech",
-            lines_total=total,
-        )
+        if not mirrored:
+            await self._set(
+                PodcastStatus.PROCESSING,
+                ProgressBands.SPEECH_START,
+                "Re-rendering speech" if input.rerender else "Synthesising speech",
+                lines_total=total,
+            )
         queue = workflow.info().task_queue
         if workflow.patched(SPEECH_QUEUE_PATCH):
             queue = speech_task_queue(queue, input.spec.tts_provider)
@@ -478,7 +524,8 @@ class PodcastWorkflow:
         order and the beginning of the episode is ready first.
         """
         total = len(script.lines)
-        batches = speech_batches(total, input.speech_concurrency, input.lines_per_activity)
+        rounds = SPEECH_ROUNDS if workflow.patched(SPEECH_ROUNDS_PATCH) else SPEECH_ROUNDS_BEFORE
+        batches = speech_batches(total, input.speech_concurrency, input.lines_per_activity, rounds)
         limit = asyncio.Semaphore(input.speech_concurrency)
         results: dict[int, SpeechResult] = {}
 
@@ -537,6 +584,30 @@ class PodcastWorkflow:
         )
         workflow.set_current_details(f"{PodcastStatus.PROCESSING}: {step} ({progress}%)")
 
+    def _state(
+        self,
+        status: PodcastStatus,
+        progress: int,
+        step: str,
+        *,
+        error: str | None = None,
+        lines_total: int | None = None,
+        admitted: bool = False,
+        **fields: object,
+    ) -> StatusUpdate:
+        """The run's state as the database keeps it, lines counted as the run knows them."""
+        return StatusUpdate(
+            podcast_id=self._input.podcast_id,
+            status=status,
+            progress=progress,
+            current_step=step,
+            error=error,
+            admitted=admitted,
+            lines_done=self._progress.lines_done,
+            lines_total=self._progress.lines_total if lines_total is None else lines_total,
+            **fields,  # type: ignore[arg-type]
+        )
+
     async def _set(
         self,
         status: PodcastStatus,
@@ -548,38 +619,47 @@ class PodcastWorkflow:
         admitted: bool = False,
         **fields: object,
     ) -> None:
-        """Mirror the state into Postgres, then show it to the `progress` query.
+        """Mirror the state into Postgres, then show it to the `progress` query."""
+        await self._mirror(
+            self._state(
+                status,
+                progress,
+                step,
+                error=error,
+                lines_total=lines_total,
+                admitted=admitted,
+                **fields,
+            )
+        )
+
+    async def _mirror(self, state: StatusUpdate) -> None:
+        """Mirror ``state`` into Postgres in an activity of its own, then show it.
 
         In that order, so a client that sees a status through the query finds the stored
         record (audio, transcript, error) already written.
         """
         await workflow.execute_activity_method(
             StatusActivities.update_podcast_status,
-            StatusUpdate(
-                podcast_id=self._input.podcast_id,
-                status=status,
-                progress=progress,
-                current_step=step,
-                error=error,
-                admitted=admitted,
-                lines_done=self._progress.lines_done,
-                lines_total=self._progress.lines_total if lines_total is None else lines_total,
-                **fields,  # type: ignore[arg-type]
-            ),
+            state,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK,
         )
-        if status.finished:
+        self._show(state)
+
+    def _show(self, state: StatusUpdate) -> None:
+        """Show a state already in the database (or being written by the step about to
+        run) to the `progress` query and the Web UI."""
+        if state.status.finished:
             self._closed = True
         self._progress = Progress(
-            status=status,
-            progress=progress,
-            current_step=step,
-            lines_done=self._progress.lines_done,
-            lines_total=self._progress.lines_total if lines_total is None else lines_total,
-            error=error,
+            status=state.status,
+            progress=state.progress,
+            current_step=state.current_step,
+            lines_done=state.lines_done or 0,
+            lines_total=state.lines_total or 0,
+            error=state.error,
         )
-        workflow.set_current_details(f"{status}: {step} ({progress}%)")
+        workflow.set_current_details(f"{state.status}: {state.current_step} ({state.progress}%)")
 
     async def _uncancellable(self, work: Awaitable[object]) -> bool:
         """Run ``work`` to its end even when Temporal's cancel arrives meanwhile (a clean-up

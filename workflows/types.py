@@ -173,6 +173,9 @@ LEGACY_SCRIPT_VOICES = {"host_voice": "host", "guest_voice": "guest", "tts_provi
 class ScriptRequest(BaseModel):
     podcast_id: str
     spec: PodcastSpec
+    speech_state: StatusUpdate | None = None
+    """The state to mirror in the transaction that saves the script (the speech about to
+    start), its ``lines_total`` the written script's line count; None: mirror nothing."""
 
     @model_validator(mode="before")
     @classmethod
@@ -256,6 +259,9 @@ class PublishRequest(BaseModel):
     duration_seconds: float
     version: int = Field(default=1, ge=1)
     """Which version's key the audio is published under (`podnex.storage.keys.audio_key`)."""
+    upload_state: StatusUpdate | None = None
+    """The state to mirror before the upload begins (the point of no return, which the
+    API's cancel reads); None: mirror nothing."""
 
 
 class PublishResult(BaseModel):
@@ -266,6 +272,10 @@ class PublishResult(BaseModel):
 class UsageRequest(BaseModel):
     podcast_id: str
     seconds: float = Field(ge=0)
+    final_state: StatusUpdate | None = None
+    """The run's final state (COMPLETED, with the results), mirrored in the transaction
+    that charges the usage, so a podcast is never completed and uncharged or the reverse;
+    None: mirror nothing."""
 
 
 class CleanupRequest(BaseModel):

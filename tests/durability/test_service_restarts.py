@@ -74,12 +74,13 @@ async def test_temporal_restart_mid_fan_out(
     print(f"Temporal restart: {hits} lines finished during the outage came from the cache")
 
 
-async def failing_status_mirror(handle: WorkflowHandle[Any, Any]) -> str | None:
-    """The last failure of a status-mirror activity that is being retried, if any."""
+async def failing_database_step(handle: WorkflowHandle[Any, Any]) -> tuple[str, str] | None:
+    """The activity writing the podcast's row that is being retried, and its last failure,
+    if any (the state is mirrored by the step it comes with: the upload's, the usage's)."""
     description = await handle.describe()
     for pending in description.raw_description.pending_activities:
-        if pending.activity_type.name == "update_podcast_status" and pending.attempt >= 2:
-            return pending.last_failure.message or "failed"
+        if pending.attempt >= 2 and pending.last_failure.message.startswith("database"):
+            return pending.activity_type.name, pending.last_failure.message
     return None
 
 
@@ -91,7 +92,8 @@ async def test_postgres_restart_mid_fan_out(
     settings_for_test: Settings,
     owner: ApiUser,
 ) -> None:
-    """Postgres stopped mid fan-out: the status mirror fails and retries; once it is back
+    """Postgres stopped mid fan-out: the step that mirrors the state next fails and retries,
+    shown in the Web UI as a pending activity with a readable reason; once it is back
     the podcast completes with nothing lost (every line, the MP3, the transcript) and
     nothing duplicated (one usage record, one reservation, each line synthesised once)."""
     harness.start_worker("A", delay=0.5)
@@ -103,15 +105,15 @@ async def test_postgres_restart_mid_fan_out(
     durable_postgres.stop()
     stopped = time.monotonic()
     try:
-        failure = await eventually(
-            lambda: failing_status_mirror(handle), 30, "the status mirror to fail and retry"
+        step, failure = await eventually(
+            lambda: failing_database_step(handle), 30, "a step writing the row to fail and retry"
         )
     finally:
         durable_postgres.start()
-    print(f"Postgres down {time.monotonic() - stopped:.1f}s; status mirror failed: {failure}")
+    print(f"Postgres down {time.monotonic() - stopped:.1f}s; {step} failed: {failure}")
     assert failure.startswith("database unavailable: "), "a short, readable reason in the UI"
 
     await wait_for_status(durable_db, podcast, FINISHED, within=60)
     await assert_completed_once(durable_db, podcast, harness.storage_dir)
     assert calls_per_line(events) == Counter(dict.fromkeys(ALL_LINES, 1))
-    assert max(await activity_attempts(handle, "update_podcast_status")) >= 2
+    assert max(await activity_attempts(handle, step)) >= 2

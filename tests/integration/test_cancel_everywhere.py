@@ -83,7 +83,9 @@ class _Held(ActivityInboundInterceptor):
 
 STEPS = [
     ("check_limits", None, False),
-    ("update_podcast_status", "PROCESSING", False),  # the admitted mirror
+    # A first run has no status mirror of its own any more (FOLDED_MIRRORS_PATCH): the
+    # speech's start is mirrored in write_script, the upload's in upload_audio, the end in
+    # record_usage.
     ("write_script", None, False),
     ("synthesize_lines", None, False),
     ("combine_audio", None, False),

@@ -150,9 +150,10 @@ async def test_notes_become_a_two_voice_mp3(
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
     }
+    # Every state the row needs is written by the step it comes with (the script's, the
+    # upload's, the usage's transaction): no status-mirror activity of its own.
     assert steps == {
         "check_limits",
-        "update_podcast_status",
         "write_script",
         "synthesize_lines",
         "combine_audio",

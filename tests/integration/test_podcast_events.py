@@ -58,7 +58,9 @@ def assert_monotonic(events: list[ServerSentEvent]) -> None:
 async def test_stream_shows_monotonic_progress_then_one_final_event(
     settings: Settings, temporal_client: Client, user: ApiUser
 ) -> None:
-    async with slow_api(settings, temporal_client, delay=0.3) as client:
+    # A line an activity: progress moves with every line, for the stream to show it.
+    one_line = settings.model_copy(update={"speech_lines_per_activity": 1})
+    async with slow_api(one_line, temporal_client, delay=0.3) as client:
         podcast = await create(client, user)
         events = await read_events(client, user, podcast["id"])
     assert_monotonic(events)
