@@ -288,13 +288,17 @@ class _SpawnProcess(multiprocessing.context.SpawnProcess):
     child starts: the child is then told of no main script to run.
     """
 
+    _hiding = threading.Lock()
+    """Children started at once by two threads must not hide and restore in turn."""
+
     def start(self) -> None:
-        main = sys.modules["__main__"]
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            super().start()
-        finally:
-            sys.modules["__main__"] = main
+        with self._hiding:
+            main = sys.modules["__main__"]
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            try:
+                super().start()
+            finally:
+                sys.modules["__main__"] = main
 
 
 class _SpawnContext(multiprocessing.context.SpawnContext):

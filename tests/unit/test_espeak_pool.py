@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -43,11 +44,15 @@ async def pool_pids(engine: EspeakEngine) -> set[int]:
 
 
 async def test_lines_at_once_are_spoken_by_two_child_processes() -> None:
+    main = sys.modules["__main__"]
+
     spoken = await spoken_by(EspeakEngine(processes=2), [("host", LONG), ("guest", LONG)] * 2)
 
     assert len(spoken) == 2
     assert os.getpid() not in spoken
     assert sum(spoken.values()) == 4
+    # Hidden from the children while they started (`_SpawnProcess`), and back.
+    assert sys.modules["__main__"] is main
 
 
 async def test_the_pool_speaks_as_long_as_this_process() -> None:
@@ -134,3 +139,46 @@ def test_processes_zero_is_one_a_core_and_negative_is_refused() -> None:
     assert EspeakEngine().processes == 1
     with pytest.raises(ValueError, match="processes"):
         EspeakEngine(processes=-1)
+
+
+KILLED_PARENT = """
+import asyncio, os, signal
+from podnex.speech import espeak
+from podnex.speech.espeak import EspeakEngine
+from tests.unit.test_espeak_pool import LONG
+
+async def main():
+    engine = EspeakEngine(processes=2)
+    await asyncio.gather(*(engine.synthesize(LONG, voice) for voice in ("host", "guest") * 2))
+    print(" ".join(map(str, espeak.lines_by_process)), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+async def test_children_exit_when_their_parent_is_killed() -> None:
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_PARENT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await parent.communicate()
+    pids = {int(pid) for pid in out.split()}
+    assert parent.returncode == -signal.SIGKILL
+    assert len(pids) == 2
+
+    alive = set(pids)
+    for _ in range(100):  # each checks on its parent every second
+        alive = {pid for pid in alive if _running(pid)}
+        if not alive:
+            break
+        await asyncio.sleep(0.1)
+    assert not alive
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an orphan is reaped by init, not by us)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
