@@ -47,6 +47,7 @@ from podnex.logging import configure_logging
 from podnex.probes import ProbeServer
 from podnex.providers import SPEECH_PROVIDERS, create_engines, create_writer
 from podnex.settings import Settings, settings_or_exit
+from podnex.speech import espeak
 from podnex.storage import create_storage
 from podnex.temporal import connect, prometheus_runtime, tls_config
 from podnex.webhooks import WebhookPolicy
@@ -302,6 +303,9 @@ async def run(settings: Settings, deps: ActivityDeps | None = None) -> None:
     finally:
         if health is not None:
             health.close()
+        # espeak's child processes (ESPEAK_PROCESSES): main() leaves with os._exit, which
+        # skips the interpreter's own stop of them.
+        await asyncio.to_thread(espeak.shutdown)
         await deps.db.dispose()
     log.info("worker stopped")
 

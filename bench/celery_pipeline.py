@@ -160,8 +160,12 @@ class _Process:
     def engine(self) -> Any:
         if self._engine is None:
             from bench.engines import ENGINES
+            from podnex.speech.espeak import EspeakEngine
 
-            self._engine = ENGINES[os.environ.get("PODNEX_CELERY_ENGINE", "espeak")]()
+            name = os.environ.get("PODNEX_CELERY_ENGINE", "espeak")
+            # Celery's prefork pool is this baseline's parallelism: each of its processes
+            # speaks in itself, one line at a time.
+            self._engine = EspeakEngine(processes=1) if name == "espeak" else ENGINES[name]()
         return self._engine
 
 

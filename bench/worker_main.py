@@ -24,6 +24,7 @@ from bench.noop import NOOP_FANOUT_QUEUE, NOOP_QUEUE, NoopWorkflow, noop
 from podnex.logging import configure_logging
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.settings import get_settings
+from podnex.speech import espeak
 from podnex.temporal import connect
 
 
@@ -32,7 +33,13 @@ async def serve(engine_name: str, ready_file: Path) -> None:
     configure_logging(settings)
     client = await connect(settings)
     deps = worker_module.build_deps(settings)
-    deps.engines = {"espeak": ENGINES[engine_name]()}
+    # espeak as the real worker has it (ESPEAK_PROCESSES); the other engines' own.
+    engine = (
+        SPEECH_PROVIDERS["espeak"].create(settings)
+        if engine_name == "espeak"
+        else ENGINES[engine_name]()
+    )
+    deps.engines = {"espeak": engine}
     podnex_workers = worker_module.build_worker(client, settings, deps)
     # The baseline gets the same caps as podnex: the main worker's activity slots, and
     # the speech worker's for the fan-out.
@@ -63,6 +70,7 @@ async def serve(engine_name: str, ready_file: Path) -> None:
             await asyncio.to_thread(ready_file.write_text, str(os.getpid()))
             await stop.wait()
     finally:
+        await asyncio.to_thread(espeak.shutdown)
         await deps.db.dispose()
 
 

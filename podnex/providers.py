@@ -123,7 +123,7 @@ SCRIPT_WRITERS: Mapping[str, ScriptWriterProvider] = MappingProxyType(
 def _espeak(settings: Settings) -> SpeechEngine:
     from podnex.speech.espeak import EspeakEngine
 
-    return EspeakEngine()
+    return EspeakEngine(processes=settings.espeak.processes)
 
 
 def _openai_speech(settings: Settings) -> SpeechEngine:

@@ -54,6 +54,9 @@ class EspeakSettings(BaseModel):
     """ESPEAK_*: the offline espeak-ng speech engine."""
 
     max_concurrency: int = Field(default=8, ge=1)
+    processes: int = Field(default=0, ge=0)
+    """Processes speaking espeak lines at once per worker: 0 is one a core, 1 speaks in the
+    worker's own process (`podnex.speech.espeak`)."""
 
 
 ELEVENLABS_OUTPUT_FORMAT = r"^(mp3_\d+_\d+|pcm_\d+|wav_\d+|ulaw_8000|alaw_8000|opus_48000_\d+)$"

@@ -10,7 +10,7 @@ import wave
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ class SpeechError(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the keyword arguments too (espeak's pool processes raise it)."""
+        return (_speech_error, (str(self), self.retryable, self.retry_after))
+
+
+def _speech_error(message: str, retryable: bool, retry_after: float | None) -> SpeechError:
+    return SpeechError(message, retryable=retryable, retry_after=retry_after)
 
 
 @dataclass(frozen=True)

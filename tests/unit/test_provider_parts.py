@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 
 import httpx2
@@ -76,6 +77,23 @@ def test_speech_limits_per_provider() -> None:
     assert SPEECH_PROVIDERS["openai"].task_limits(settings) == (3, 2.5)
     assert SPEECH_PROVIDERS["espeak"].task_limits(settings) == (6, None)
     assert speech_task_queue("podnex", "openai") == "podnex-speech-openai"
+
+
+def test_espeak_processes_default_to_one_a_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    from podnex.speech.espeak import EspeakEngine
+
+    def built() -> EspeakEngine:
+        engine = SPEECH_PROVIDERS["espeak"].create(Settings(_env_file=None))  # type: ignore[call-arg]
+        assert isinstance(engine, EspeakEngine)
+        return engine
+
+    assert Settings(_env_file=None).espeak.processes == 0  # type: ignore[call-arg]
+    assert built().processes == (os.cpu_count() or 1)
+    monkeypatch.setenv("ESPEAK_PROCESSES", "1")
+    assert built().processes == 1
+    monkeypatch.setenv("ESPEAK_PROCESSES", "-1")
+    with pytest.raises(ValidationError, match="processes"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 # -- retry hints and error classes ------------------------------------------------------------
