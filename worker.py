@@ -154,6 +154,13 @@ def build_worker(
         # any worker may take it: 3 s instead of 10 s lets a run outlive a killed worker
         # sooner, at the cost of a replay when a busy worker misses the window.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
+        # No eager activity dispatch (the dev server has it on): an eagerly dispatched
+        # activity is recorded as started when the workflow task completes, so a completion
+        # whose answer never reaches this worker (an RPC given up under load) leaves it
+        # started and running nowhere until its heartbeat timeout, the signature of the 30 s
+        # `combine_audio` stall of #20 (the likely cause; it did not reproduce). Through the
+        # task queue a step goes to a poll that is already waiting for it.
+        disable_eager_activity_execution=True,
         graceful_shutdown_timeout=graceful,
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         interceptors=interceptors,

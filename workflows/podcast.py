@@ -369,7 +369,9 @@ class PodcastWorkflow:
                 ],
             ),
             start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=timedelta(seconds=30),
+            # It beats every second from the event loop (the mix runs in its own threads):
+            # a worker lost mid-combine, or a start that never reached one, costs 10 s.
+            heartbeat_timeout=timedelta(seconds=10),
             cancellation_type=WAIT_FOR_CANCEL,
             retry_policy=WORK,
         )
