@@ -465,7 +465,7 @@ def bench_orchestration(stack: Stack, key: str, args: argparse.Namespace) -> dic
         log(message)
         return {"skipped": why}
     log("orchestration: podnex worker and Celery workers with the espeak engine")
-    stack.start_worker("espeak")
+    stack.start_worker("espeak", processes=args.worker_processes)
     engine = ENGINES["espeak"]()
     concurrency = args.speech_concurrency
     with running_celery(
@@ -535,6 +535,7 @@ def bench_orchestration(stack: Stack, key: str, args: argparse.Namespace) -> dic
         "speech_concurrency": concurrency,
         "celery_main_concurrency": CELERY_MAIN_CONCURRENCY,
         "repeats": args.orchestration_repeats,
+        "worker_processes": args.worker_processes,
         "at_once_count": count,
         "trivial_pipelines": pipelines,
         "single": single,
@@ -552,7 +553,7 @@ def process_cpu(stack: Stack) -> dict[str, float]:
         "temporal": cpu_seconds(stack.temporal.process.pid),
         "postgres": cpu_seconds(stack.postgres_pid),
         "api": cpu_seconds(stack.api.pid),
-        "worker": cpu_seconds(stack.worker.pid),
+        "worker": sum(cpu_seconds(pid) for pid in stack.worker_pids),
         "bench client": own_cpu_seconds(),
     }
 
@@ -967,6 +968,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--at-once-rounds", type=int, default=1, help="orchestration: rounds of --at-once"
+    )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="orchestration: podnex worker processes on the same task queues",
     )
     parser.add_argument(
         "--trivial-pipelines",

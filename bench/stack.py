@@ -46,6 +46,8 @@ class Stack:
     api: subprocess.Popen[bytes] | None = None
     api_url: str = ""
     worker: subprocess.Popen[bytes] | None = None
+    more_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """Worker processes beside ``worker`` (`start_worker`'s ``processes``)."""
     worker_engine: str = ""
     logs: list[Path] = field(default_factory=list)
 
@@ -87,42 +89,64 @@ class Stack:
             time.sleep(0.1)
         raise TimeoutError("the API did not answer /api/health")
 
-    def start_worker(self, engine: str) -> None:
-        """(Re)start the worker process with speech engine ``engine``; wait until it polls."""
+    def start_worker(self, engine: str, processes: int = 1) -> None:
+        """(Re)start the worker with speech engine ``engine`` in ``processes`` processes on
+        the same task queues (as a deployment runs one a core); wait until each polls.
+        Each process's espeak-ng speaks in its share of the cores."""
         self.stop_worker()
-        ready = self.work / f"worker-{uuid.uuid4().hex[:6]}.ready"
         log = self.work / "worker.log"
-        self.worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.worker_main",
-                "--engine",
-                engine,
-                "--ready-file",
-                str(ready),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        env = self.env
+        if processes > 1 and "ESPEAK_PROCESSES" not in env:
+            cores = os.cpu_count() or 1
+            env = {**env, "ESPEAK_PROCESSES": str(max(1, cores // processes))}
+        started: list[tuple[subprocess.Popen[bytes], Path]] = []
+        for _ in range(processes):
+            ready = self.work / f"worker-{uuid.uuid4().hex[:6]}.ready"
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.worker_main",
+                    "--engine",
+                    engine,
+                    "--ready-file",
+                    str(ready),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+            )
+            started.append((process, ready))
+        self.worker = started[0][0]
+        self.more_workers = [process for process, _ in started[1:]]
         self.worker_engine = engine
         deadline = time.monotonic() + 60
-        while not ready.exists():
-            if self.worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start; see {log}")
-            time.sleep(0.05)
+        for process, ready in started:
+            while not ready.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not start; see {log}")
+                time.sleep(0.05)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Every worker process's pid."""
+        return [process.pid for process in (self.worker, *self.more_workers) if process]
 
     def stop_worker(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
+        for process in (self.worker, *self.more_workers):
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in (self.worker, *self.more_workers):
+            if process is None:
+                continue
             try:
-                self.worker.wait(30)
+                process.wait(30)
             except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait()
+                process.kill()
+                process.wait()
         self.worker = None
+        self.more_workers = []
 
     def stop(self) -> None:
         self.stop_worker()
