@@ -386,7 +386,7 @@ class PodcastWorkflow:
         if self._folded_mirrors:
             self._show(upload_state)  # the upload mirrors it before it begins
         else:
-            await self._set(PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio")
+            await self._mirror(upload_state)
         published = await workflow.execute_activity_method(
             StorageActivities.upload_audio,
             PublishRequest(
