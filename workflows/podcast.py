@@ -131,24 +131,41 @@ SPEECH_ROUNDS = 2
 """Batches are made small enough that each speech slot runs about this many in turn, so
 progress (lines done) moves several times while the lines are spoken. Each batch costs an
 activity (events, a workflow task): two rounds, not three, save a quarter of them."""
-SPEECH_ROUNDS_BEFORE = 3
-"""The rounds of runs started before `SPEECH_ROUNDS_PATCH`."""
-SPEECH_ROUNDS_PATCH = "two-speech-rounds"
+SPEECH_BATCHES_PATCH = "even-speech-batches"
+"""Runs started before it deal their lines with `speech_batches_before`."""
 
 
-def speech_batches(
-    total: int, concurrency: int, size: int, rounds: int = SPEECH_ROUNDS
-) -> list[list[int]]:
-    """Line indexes in batches of at most ``size`` lines, dealt out a wave at a time.
+def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
+    """Line indexes in batches of at most ``size`` lines, dealt out a wave at a time, so
+    that every speech slot speaks about as many lines as every other.
 
-    The size is at most total / (concurrency x ``rounds``), rounded up: one line for
-    a short script. A wave is concurrency x size lines; batch j
-    of a wave takes its lines j, j + n, j + 2n... (n: the wave's batch count), so each
-    round of the batches speaks the next lines of the script. speech_batches(10, 2, 3) ->
-    [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]; with three rounds, [[0, 2], [1, 3], [4, 6],
-    [5, 7], [8, 9]].
+    The size is at most total / (concurrency x `SPEECH_ROUNDS`), rounded up: one line for a
+    short script. The lines are split into as few waves of equal length (within a line) as
+    that size allows, each wave into at most ``concurrency`` batches of equal length
+    (within a line); batch j of a wave takes its lines j, j + n, j + 2n... (n: the wave's
+    batch count), so each round of the batches speaks the next lines of the script. With
+    ``concurrency`` slots taking batches as they free up, no slot speaks many more than
+    total / concurrency lines (a slow engine's lines end together).
+    speech_batches(10, 2, 3) -> [[0, 2, 4], [1, 3], [5, 7, 9], [6, 8]].
     """
-    size = max(1, min(size, math.ceil(total / (concurrency * rounds))))
+    size = max(1, min(size, math.ceil(total / (concurrency * SPEECH_ROUNDS))))
+    waves = math.ceil(total / (concurrency * size))
+    batches: list[list[int]] = []
+    start = 0
+    for wave_index in range(waves):
+        length = math.ceil((total - start) / (waves - wave_index))
+        wave = list(range(start, start + length))
+        count = min(concurrency, length)
+        batches.extend(wave[j::count] for j in range(count))
+        start += length
+    return batches
+
+
+def speech_batches_before(total: int, concurrency: int, size: int) -> list[list[int]]:
+    """How runs from before `SPEECH_BATCHES_PATCH` dealt their lines: sized for three
+    rounds, in waves of concurrency x size lines (the last one short).
+    speech_batches_before(10, 2, 3) -> [[0, 2], [1, 3], [4, 6], [5, 7], [8, 9]]."""
+    size = max(1, min(size, math.ceil(total / (concurrency * 3))))
     batches: list[list[int]] = []
     for start in range(0, total, concurrency * size):
         wave = list(range(start, min(total, start + concurrency * size)))
@@ -521,13 +538,13 @@ class PodcastWorkflow:
         """The lines in batches of `lines_per_activity`, at most `speech_concurrency`
         batches at a time, results in the script's order.
 
-        A wave of concurrency x size lines is dealt out like cards (batch j of a wave
-        speaks its lines j, j + concurrency, ...), so the lines finish roughly in script
-        order and the beginning of the episode is ready first.
+        Each wave of lines is dealt out like cards (batch j of a wave speaks its lines j,
+        j + n, ...), so the lines finish roughly in script order and the beginning of the
+        episode is ready first (`speech_batches`).
         """
         total = len(script.lines)
-        rounds = SPEECH_ROUNDS if workflow.patched(SPEECH_ROUNDS_PATCH) else SPEECH_ROUNDS_BEFORE
-        batches = speech_batches(total, input.speech_concurrency, input.lines_per_activity, rounds)
+        deal = speech_batches if workflow.patched(SPEECH_BATCHES_PATCH) else speech_batches_before
+        batches = deal(total, input.speech_concurrency, input.lines_per_activity)
         limit = asyncio.Semaphore(input.speech_concurrency)
         results: dict[int, SpeechResult] = {}
 
