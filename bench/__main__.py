@@ -131,8 +131,12 @@ async def post_podcast(http: httpx.AsyncClient, key: str, duration: str) -> str:
     return str(response.json()["data"]["id"])
 
 
+SPEECH_ACTIVITIES = ("synthesize_line", "synthesize_lines")
+"""A line an activity (runs from before speech in batches), or a batch of lines."""
+
+
 async def activity_counts(stack: Stack, podcast_id: str) -> tuple[int, int]:
-    """(activities, synthesize_line activities) in the podcast's workflow history."""
+    """(activities, speech activities) in the podcast's workflow history."""
     from temporalio.client import Client
 
     client = await Client.connect(stack.temporal.address)
@@ -142,7 +146,7 @@ async def activity_counts(stack: Stack, podcast_id: str) -> tuple[int, int]:
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
     ]
-    return len(names), names.count("synthesize_line")
+    return len(names), sum(names.count(name) for name in SPEECH_ACTIVITIES)
 
 
 async def floor_run(
@@ -228,13 +232,13 @@ async def critical_path(stack: Stack, podcast_id: str, sent: float) -> dict[str,
         if event.HasField("activity_task_scheduled_event_attributes"):
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             names[event.event_id] = name
-            if name == "synthesize_line":
+            if name in SPEECH_ACTIVITIES:
                 first_line = first_line or at
         elif event.HasField("activity_task_started_event_attributes"):
             started[event.activity_task_started_event_attributes.scheduled_event_id] = at
         elif event.HasField("activity_task_completed_event_attributes"):
             origin = event.activity_task_completed_event_attributes.scheduled_event_id
-            if names[origin] == "synthesize_line":
+            if names[origin] in SPEECH_ACTIVITIES:
                 last_line = at
             else:
                 parts[names[origin]] = parts.get(names[origin], 0.0) + at - started[origin]
@@ -256,7 +260,7 @@ async def speech_span(stack: Stack, podcast_id: str) -> float:
         at = event.event_time.ToDatetime().timestamp()
         if event.HasField("activity_task_scheduled_event_attributes"):
             name = event.activity_task_scheduled_event_attributes.activity_type.name
-            if name == "synthesize_line":
+            if name in SPEECH_ACTIVITIES:
                 lines.add(event.event_id)
                 first = first or at
         elif (
