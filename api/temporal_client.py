@@ -40,6 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from podnex import podcasts
 from podnex.models import Podcast
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.script.types import ScriptLine
 from podnex.settings import Settings
 from podnex.temporal import PODCAST_ID, USER_ID, connect
@@ -193,6 +194,13 @@ class PodcastRuns:
         client = await self.client()
         return await client.service_client.check_health(timeout=within)
 
+    def lines_per_activity(self, podcast: Podcast) -> int:
+        """`SPEECH_LINES_PER_ACTIVITY` when set, else the podcast's speech engine's own."""
+        if self.settings.speech_lines_per_activity is not None:
+            return self.settings.speech_lines_per_activity
+        provider = SPEECH_PROVIDERS.get(podcasts.spec_of(podcast).tts_provider)
+        return provider.lines_per_activity if provider is not None else 1
+
     async def start(
         self, podcast: Podcast, script: list[ScriptLine] | None = None
     ) -> Admission | None:
@@ -204,7 +212,7 @@ class PodcastRuns:
         run_input = run_input_for(
             podcast,
             speech_concurrency=self.settings.speech_concurrency,
-            lines_per_activity=self.settings.speech_lines_per_activity,
+            lines_per_activity=self.lines_per_activity(podcast),
             script=script,
         )
         try:

@@ -63,12 +63,17 @@ class SpeechProvider(Provider):
     ``task_limits`` gives its speech workers' limits: concurrent calls per worker process,
     and calls a second across every worker of its task queue (enforced by the Temporal
     server) or None. ``words_per_minute`` is its speaking rate, for writers that aim at
-    minutes.
+    minutes. ``lines_per_activity``: how many lines one speech activity speaks in turn
+    (`SPEECH_LINES_PER_ACTIVITY` overrides it for every engine): several for an engine
+    whose line costs about what an activity does (espeak-ng: fewer activities, less
+    orchestration), one for an engine whose line takes a second (every slot then takes the
+    next line as soon as it is free, so a podcast's lines end together).
     """
 
     build: Callable[[Settings], SpeechEngine] | None = None
     task_limits: Callable[[Settings], tuple[int, float | None]] = lambda settings: (1, None)
     words_per_minute: float = 150.0
+    lines_per_activity: int = 1
 
     def create(self, settings: Settings) -> SpeechEngine:
         assert self.build is not None
@@ -193,6 +198,7 @@ SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
             build=_espeak,
             task_limits=lambda settings: (settings.espeak.max_concurrency, None),
             words_per_minute=160.0,  # measured: podnex.speech.espeak.ESPEAK_SPOKEN_WORDS_PER_MINUTE
+            lines_per_activity=8,  # about 10 ms a line: the activity would cost more
         ),
         "openai": SpeechProvider(
             name="openai",

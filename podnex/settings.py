@@ -260,7 +260,9 @@ class Settings(BaseSettings):
     tts_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["espeak"])
     default_tts_provider: str = "espeak"
     speech_concurrency: int = Field(default=8, ge=1, le=64)
-    speech_lines_per_activity: int = Field(default=8, ge=1, le=64)
+    speech_lines_per_activity: int | None = Field(default=None, ge=1, le=64)
+    """Lines one speech activity speaks in turn, for every engine; None: each engine's own
+    (`podnex.providers.SpeechProvider.lines_per_activity`)."""
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     espeak: EspeakSettings = Field(default_factory=EspeakSettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)

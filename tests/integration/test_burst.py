@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.settings import Settings
 from tests.conftest import ApiUser
 from tests.integration.podcasts import stored_podcast
@@ -63,7 +64,7 @@ async def test_a_burst_of_twenty_podcasts_runs_every_step_once(
                         run_input_for(
                             podcast,
                             speech_concurrency=settings.speech_concurrency,
-                            lines_per_activity=settings.speech_lines_per_activity,
+                            lines_per_activity=SPEECH_PROVIDERS["espeak"].lines_per_activity,
                         ),
                         summary=f"burst {n}",
                     )

@@ -382,3 +382,30 @@ def test_unreal_speech_key_is_read_under_the_original_plans_name(
     assert settings.unrealspeech.api_key.get_secret_value() == "plan-name-key"
     monkeypatch.setenv("UNREALSPEECH_API_KEY", "section-key")
     assert Settings().unrealspeech.api_key.get_secret_value() == "section-key"  # type: ignore[union-attr]
+
+
+def test_lines_per_activity_follow_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """espeak-ng's lines go out in batches; a cloud engine's one an activity (each slot
+    takes the next line as soon as it is free); SPEECH_LINES_PER_ACTIVITY sets it for all."""
+    from api.temporal_client import PodcastRuns
+    from podnex.models import Podcast
+    from podnex.podcasts import spec_values
+    from podnex.spec import PodcastSpec
+
+    def podcast(provider: str) -> Podcast:
+        spec = PodcastSpec(
+            note_content="Notes about octopuses. " * 10,
+            host_voice="host",
+            guest_voice="guest",
+            tts_provider=provider,
+        )
+        return Podcast(**spec_values(spec))
+
+    runs = PodcastRuns(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert runs.lines_per_activity(podcast("espeak")) == 8
+    assert runs.lines_per_activity(podcast("openai")) == 1
+    assert runs.lines_per_activity(podcast("elevenlabs")) == 1
+    monkeypatch.setenv("SPEECH_LINES_PER_ACTIVITY", "3")
+    runs = PodcastRuns(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert runs.lines_per_activity(podcast("espeak")) == 3
+    assert runs.lines_per_activity(podcast("openai")) == 3
