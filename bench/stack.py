@@ -45,6 +45,8 @@ class Stack:
     env: dict[str, str]
     api: subprocess.Popen[bytes] | None = None
     api_url: str = ""
+    api_lines_per_activity: str | None = None
+    """The API's SPEECH_LINES_PER_ACTIVITY (None: each engine's own)."""
     worker: subprocess.Popen[bytes] | None = None
     more_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     """Worker processes beside ``worker`` (`start_worker`'s ``processes``)."""
@@ -58,6 +60,9 @@ class Stack:
     def start_api(self) -> None:
         port = free_port()
         log = self.work / "api.log"
+        env = dict(self.env)
+        if self.api_lines_per_activity is not None:
+            env["SPEECH_LINES_PER_ACTIVITY"] = self.api_lines_per_activity
         self.api = subprocess.Popen(
             [
                 sys.executable,
@@ -72,7 +77,7 @@ class Stack:
                 "warning",
             ],
             cwd=ROOT,
-            env=self.env,
+            env=env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
         )
@@ -92,8 +97,17 @@ class Stack:
     def start_worker(self, engine: str, processes: int = 1) -> None:
         """(Re)start the worker with speech engine ``engine`` in ``processes`` processes on
         the same task queues (as a deployment runs one a core); wait until each polls.
-        Each process's espeak-ng speaks in its share of the cores."""
+        Each process's espeak-ng speaks in its share of the cores.
+
+        The cloud-like engines stand in for a cloud provider under the ``espeak`` name, so
+        the API is (re)started to give their podcasts a cloud provider's one line an
+        activity (`SpeechProvider.lines_per_activity`); the others get espeak-ng's."""
         self.stop_worker()
+        lines = "1" if engine.startswith("cloud") else None
+        if lines != self.api_lines_per_activity:
+            self.api_lines_per_activity = lines
+            self.stop_api()
+            self.start_api()
         log = self.work / "worker.log"
         env = self.env
         if processes > 1 and "ESPEAK_PROCESSES" not in env:
@@ -148,11 +162,15 @@ class Stack:
         self.worker = None
         self.more_workers = []
 
-    def stop(self) -> None:
-        self.stop_worker()
+    def stop_api(self) -> None:
         if self.api is not None and self.api.poll() is None:
             self.api.terminate()
             self.api.wait(30)
+        self.api = None
+
+    def stop(self) -> None:
+        self.stop_worker()
+        self.stop_api()
         self.temporal.stop()
         self.postgres.cleanup_mode = "stop"
         self.postgres._cleanup()
