@@ -10,7 +10,7 @@ import asyncio
 import math
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -627,29 +627,10 @@ class PodcastWorkflow:
             **fields,  # type: ignore[arg-type]
         )
 
-    async def _set(
-        self,
-        status: PodcastStatus,
-        progress: int,
-        step: str,
-        *,
-        error: str | None = None,
-        lines_total: int | None = None,
-        admitted: bool = False,
-        **fields: object,
-    ) -> None:
-        """Mirror the state into Postgres, then show it to the `progress` query."""
-        await self._mirror(
-            self._state(
-                status,
-                progress,
-                step,
-                error=error,
-                lines_total=lines_total,
-                admitted=admitted,
-                **fields,
-            )
-        )
+    async def _set(self, status: PodcastStatus, progress: int, step: str, **fields: Any) -> None:
+        """Mirror the state (`_state`'s fields) into Postgres, then show it to the
+        `progress` query."""
+        await self._mirror(self._state(status, progress, step, **fields))
 
     async def _mirror(self, state: StatusUpdate) -> None:
         """Mirror ``state`` into Postgres in an activity of its own, then show it.
