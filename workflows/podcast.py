@@ -329,7 +329,6 @@ class PodcastWorkflow:
 
     async def _produce(self, input: PodcastInput) -> PodcastResult:
         script: Script
-        speech_mirrored = False
         if input.script is not None:
             # A re-render: the edited script is the run's input, nothing is written.
             script = Script(title="", lines=input.script)
@@ -358,9 +357,8 @@ class PodcastWorkflow:
             )
             if speech_state is not None:
                 self._show(speech_state.model_copy(update={"lines_total": len(script.lines)}))
-                speech_mirrored = True
 
-        speech = await self._synthesize(input, script, mirrored=speech_mirrored)
+        speech = await self._synthesize(input, script)
 
         resynthesised: int | None = None
         combine_step = "Combining audio"
@@ -467,18 +465,16 @@ class PodcastWorkflow:
             lines_resynthesised=resynthesised,
         )
 
-    async def _synthesize(
-        self, input: PodcastInput, script: Script, *, mirrored: bool
-    ) -> list[SpeechResult]:
+    async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
         """The lines in batches (`_synthesize_batches`), or one activity per line in runs
         from before batches, at most `speech_concurrency` at a time, results in order.
-        ``mirrored``: the speech's start is already in the database (with the script).
 
         Lines go to the provider's own task queue (`speech_task_queue`), whose workers
         hold the provider's concurrency cap across every podcast.
         """
         total = len(script.lines)
-        if not mirrored:
+        if input.rerender or not self._folded_mirrors:
+            # Else `write_script` mirrored the speech's start with the script.
             await self._set(
                 PodcastStatus.PROCESSING,
                 ProgressBands.SPEECH_START,
@@ -598,10 +594,7 @@ class PodcastWorkflow:
         if not self._fewer_mirrors:
             await self._set(PodcastStatus.PROCESSING, progress, step, admitted=admitted)
             return
-        self._progress = self._progress.model_copy(
-            update={"status": PodcastStatus.PROCESSING, "progress": progress, "current_step": step}
-        )
-        workflow.set_current_details(f"{PodcastStatus.PROCESSING}: {step} ({progress}%)")
+        self._show(self._state(PodcastStatus.PROCESSING, progress, step))
 
     def _state(
         self,
