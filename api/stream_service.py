@@ -134,7 +134,8 @@ class StreamService:
     def check_token(self, podcast_id: str, token: str, now: float) -> None:
         expires, _, signature = token.partition(".")
         if (
-            not expires.isdigit()
+            # ASCII digits only: str.isdigit() admits "¹" and the like, which int() refuses.
+            not (expires.isascii() and expires.isdigit())
             or len(expires) > 12
             or not verify(
                 self.state.secret_key,

@@ -23,7 +23,8 @@ from podnex.models import User
 def last_event_id(request: Request[Any, Any, Any]) -> int | None:
     """The Last-Event-ID a reconnecting client sends (ids are integers; others are ignored)."""
     value = (request.headers.get("last-event-id") or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    # ASCII digits only: str.isdigit() admits "¹" and the like, which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 async def sse_messages(

@@ -103,6 +103,13 @@ async def test_finished_podcast_gets_one_final_event(api: LiveApi, user: ApiUser
     events = await read_events(api.client, user, podcast["id"])
     assert [event.event for event in events] == ["final"]
     assert data(events[0])["status"] == "COMPLETED"
+    # A Last-Event-ID that is not ASCII digits ("¹" passes str.isdigit) is ignored.
+    resumed = await api.client.get(
+        f"/api/v1/podcasts/{podcast['id']}/events",
+        headers={**user.headers, "Last-Event-ID": "\u00b9".encode("latin-1")},
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert "event: final" in resumed.text
 
 
 async def test_stream_of_another_users_podcast_is_404(

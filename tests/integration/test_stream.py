@@ -200,6 +200,9 @@ async def test_stream_is_the_owners_and_links_are_checked(
     forged = re.sub(r"/stream/(\d+)\.[^/]+/", r"/stream/\1.forged/", link)
     refused = await client.get(forged)
     assert refused.status_code == 403 and refused.json()["code"] == "LINK_INVALID"
+    unicode_digit = re.sub(r"/stream/[^/]+/", "/stream/%C2%B9/", link)  # "¹", a digit to isdigit
+    refused = await client.get(unicode_digit)
+    assert refused.status_code == 403 and refused.json()["code"] == "LINK_INVALID"
     expired = re.sub(r"/stream/(\d+)\.", "/stream/1.", link)
     assert (await client.get(expired)).status_code == 403
     elsewhere = link.replace(podcast_id, "00000000-0000-4000-8000-000000000000")
