@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -35,34 +37,57 @@ class SpeechActivities:
 
     @activity.defn(name="synthesize_lines")
     async def synthesize_lines(self, batch: SpeechBatch) -> SpeechBatchResult:
-        """Several lines, one after another, each stored as soon as it is spoken.
+        """Several lines, up to the engine's `lines_at_once` at a time in the script's
+        order (espeak-ng: one a core; a cloud engine: one after another), each stored as
+        soon as it is spoken.
 
         The heartbeat details are the indexes of the lines stored so far: a retry skips
-        them. A line that fails for a reason worth retrying does not stop the others;
-        the batch fails after them, so its retry speaks only what is still missing. A
-        failure not worth retrying fails the batch at once.
+        them, so a worker lost mid-batch costs only the lines it was speaking. A line that
+        fails for a reason worth retrying does not stop the others; the batch fails after
+        them, so its retry speaks only what is still missing. A failure not worth retrying
+        fails the batch at once (the lines being spoken are stopped and waited for).
         """
         engine = self._engine(batch.provider)
         stored: dict[int, SpeechResult] = {}
         details = activity.info().heartbeat_details
         done_before = set(details[0]) if details and isinstance(details[0], list) else set()
+        for line in batch.lines:
+            if line.index in done_before:
+                # Spoken by an earlier attempt of this batch: as if it had reported it.
+                key = self._key(engine, batch.podcast_id, line, batch.language)
+                stored[line.index] = SpeechResult(key=key, duration_seconds=0.0, cached=False)
+        slots = asyncio.Semaphore(max(1, engine.lines_at_once))
+        # A line said twice in the batch waits for its first saying: a cache hit, not a
+        # second engine call at the same time.
+        sayings: dict[str, asyncio.Lock] = {}
+
+        async def speak(line: SpeechLine) -> None:
+            key = self._key(engine, batch.podcast_id, line, batch.language)
+            async with sayings.setdefault(key, asyncio.Lock()), slots:
+                stored[line.index] = await self._speak(
+                    engine, batch.podcast_id, line, batch.language
+                )
+            activity.heartbeat(sorted(stored))
+
         failure: ApplicationError | None = None
         async with heartbeating(details=lambda: (sorted(stored),)):
-            for line in batch.lines:
-                if line.index in done_before:
-                    # Spoken by an earlier attempt of this batch: as if it had reported it.
-                    key = self._key(engine, batch.podcast_id, line, batch.language)
-                    stored[line.index] = SpeechResult(key=key, duration_seconds=0.0, cached=False)
-                    continue
-                try:
-                    stored[line.index] = await self._speak(
-                        engine, batch.podcast_id, line, batch.language
-                    )
-                except ApplicationError as exc:
-                    if exc.non_retryable:
-                        raise
-                    failure = _later(failure, exc)
-                activity.heartbeat(sorted(stored))
+            speaking = [
+                asyncio.create_task(speak(line))
+                for line in batch.lines
+                if line.index not in done_before
+            ]
+            try:
+                for spoken in asyncio.as_completed(speaking):
+                    try:
+                        await spoken
+                    except ApplicationError as exc:
+                        if exc.non_retryable:
+                            raise
+                        failure = _later(failure, exc)
+            finally:
+                for task in speaking:
+                    task.cancel()
+                await asyncio.gather(*speaking, return_exceptions=True)
         if failure is not None:
             raise failure
         return SpeechBatchResult(results=[stored[line.index] for line in batch.lines])

@@ -201,6 +201,13 @@ class PodcastRuns:
         provider = SPEECH_PROVIDERS.get(podcasts.spec_of(podcast).tts_provider)
         return provider.lines_per_activity if provider is not None else 1
 
+    def speech_concurrency(self, podcast: Podcast) -> int:
+        """`SPEECH_CONCURRENCY` when set, else the podcast's speech engine's own."""
+        if self.settings.speech_concurrency is not None:
+            return self.settings.speech_concurrency
+        provider = SPEECH_PROVIDERS.get(podcasts.spec_of(podcast).tts_provider)
+        return provider.activities_at_once if provider is not None else 8
+
     async def start(
         self, podcast: Podcast, script: list[ScriptLine] | None = None
     ) -> Admission | None:
@@ -211,7 +218,7 @@ class PodcastRuns:
         """
         run_input = run_input_for(
             podcast,
-            speech_concurrency=self.settings.speech_concurrency,
+            speech_concurrency=self.speech_concurrency(podcast),
             lines_per_activity=self.lines_per_activity(podcast),
             script=script,
         )

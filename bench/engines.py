@@ -43,6 +43,7 @@ class CloudLikeEngine:
     """Real espeak-ng audio, returned after the modelled cloud latency."""
 
     name = "espeak"
+    lines_at_once = 1
 
     def __init__(self) -> None:
         self.inner = EspeakEngine()
@@ -83,6 +84,7 @@ class ZeroCostEngine:
     """The same short real line for every request of a voice, at no cost."""
 
     name = "espeak"
+    lines_at_once = 1
     TEXT = "Hm."
 
     def __init__(self) -> None:

@@ -45,8 +45,10 @@ class Stack:
     env: dict[str, str]
     api: subprocess.Popen[bytes] | None = None
     api_url: str = ""
-    api_lines_per_activity: str | None = None
-    """The API's SPEECH_LINES_PER_ACTIVITY (None: each engine's own)."""
+    speech_concurrency: int = 8
+    """The cloud-like engines' speech activities at once (the bench's --speech-concurrency)."""
+    api_cloud: bool = False
+    """Whether the API gives podcasts a cloud engine's speech settings (`start_worker`)."""
     worker: subprocess.Popen[bytes] | None = None
     more_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     """Worker processes beside ``worker`` (`start_worker`'s ``processes``)."""
@@ -61,8 +63,9 @@ class Stack:
         port = free_port()
         log = self.work / "api.log"
         env = dict(self.env)
-        if self.api_lines_per_activity is not None:
-            env["SPEECH_LINES_PER_ACTIVITY"] = self.api_lines_per_activity
+        if self.api_cloud:
+            env["SPEECH_LINES_PER_ACTIVITY"] = "1"
+            env["SPEECH_CONCURRENCY"] = str(self.speech_concurrency)
         self.api = subprocess.Popen(
             [
                 sys.executable,
@@ -101,11 +104,12 @@ class Stack:
 
         The cloud-like engines stand in for a cloud provider under the ``espeak`` name, so
         the API is (re)started to give their podcasts a cloud provider's one line an
-        activity (`SpeechProvider.lines_per_activity`); the others get espeak-ng's."""
+        activity, ``speech_concurrency`` at once (`SpeechProvider.lines_per_activity`,
+        `activities_at_once`); the others get espeak-ng's."""
         self.stop_worker()
-        lines = "1" if engine.startswith("cloud") else None
-        if lines != self.api_lines_per_activity:
-            self.api_lines_per_activity = lines
+        cloud = engine.startswith("cloud")
+        if cloud != self.api_cloud:
+            self.api_cloud = cloud
             self.stop_api()
             self.start_api()
         log = self.work / "worker.log"
@@ -194,7 +198,7 @@ def running_stack(work: Path, *, speech_concurrency: int) -> Iterator[Stack]:
         log_file=work / "temporal.log",
     )
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "SPEECH_CONCURRENCY"},
         "ENVIRONMENT": "test",
         "DATABASE_URL": database_url,
         "TEMPORAL_ADDRESS": temporal.address,
@@ -202,13 +206,17 @@ def running_stack(work: Path, *, speech_concurrency: int) -> Iterator[Stack]:
         "VAR_DIR": str(work / "var"),
         "STORAGE_DIR": str(work / "var" / "storage"),
         "SECRET_KEY": "bench-secret-key",
-        "SPEECH_CONCURRENCY": str(speech_concurrency),
         # The load test measures the server, not the per-key limiter (600 a minute).
         "RATE_LIMIT_PER_MINUTE": "0",
         "PYTHONPATH": str(ROOT),
     }
     stack = Stack(
-        work=work, database_url=database_url, temporal=temporal, postgres=postgres, env=env
+        work=work,
+        database_url=database_url,
+        temporal=temporal,
+        postgres=postgres,
+        env=env,
+        speech_concurrency=speech_concurrency,
     )
     try:
         stack.start_api()

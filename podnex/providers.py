@@ -63,17 +63,22 @@ class SpeechProvider(Provider):
     ``task_limits`` gives its speech workers' limits: concurrent calls per worker process,
     and calls a second across every worker of its task queue (enforced by the Temporal
     server) or None. ``words_per_minute`` is its speaking rate, for writers that aim at
-    minutes. ``lines_per_activity``: how many lines one speech activity speaks in turn
-    (`SPEECH_LINES_PER_ACTIVITY` overrides it for every engine): several for an engine
-    whose line costs about what an activity does (espeak-ng: fewer activities, less
+    minutes. ``lines_per_activity``: how many lines one speech activity speaks
+    (`SPEECH_LINES_PER_ACTIVITY` overrides it for every engine): many for an engine whose
+    line costs less than an activity does (espeak-ng: fewer activities, less
     orchestration), one for an engine whose line takes a second (every slot then takes the
     next line as soon as it is free, so a podcast's lines end together).
+    ``activities_at_once``: how many of a podcast's speech activities run at once
+    (`SPEECH_CONCURRENCY` overrides it): a cloud engine's parallelism is in its activities,
+    a local engine's in the worker (espeak-ng speaks a batch's lines at once on every core,
+    `SpeechEngine.lines_at_once`), so one of its activities at a time keeps the cores busy.
     """
 
     build: Callable[[Settings], SpeechEngine] | None = None
     task_limits: Callable[[Settings], tuple[int, float | None]] = lambda settings: (1, None)
     words_per_minute: float = 150.0
     lines_per_activity: int = 1
+    activities_at_once: int = 8
 
     def create(self, settings: Settings) -> SpeechEngine:
         assert self.build is not None
@@ -198,7 +203,11 @@ SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
             build=_espeak,
             task_limits=lambda settings: (settings.espeak.max_concurrency, None),
             words_per_minute=160.0,  # measured: podnex.speech.espeak.ESPEAK_SPOKEN_WORDS_PER_MINUTE
-            lines_per_activity=8,  # about 10 ms a line: the activity would cost more
+            # About 10 ms a line, a batch's lines spoken at once on every core (its process
+            # pool), one batch after another: a SHORT podcast's 55 lines go out in 2
+            # activities, a LONG one's 149 in 3 (`speech_batches`).
+            lines_per_activity=64,
+            activities_at_once=1,
         ),
         "openai": SpeechProvider(
             name="openai",

@@ -259,7 +259,9 @@ class Settings(BaseSettings):
     script_writer: str = "offline"
     tts_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["espeak"])
     default_tts_provider: str = "espeak"
-    speech_concurrency: int = Field(default=8, ge=1, le=64)
+    speech_concurrency: int | None = Field(default=None, ge=1, le=64)
+    """A podcast's speech activities at once, for every engine; None: each engine's own
+    (`podnex.providers.SpeechProvider.activities_at_once`)."""
     speech_lines_per_activity: int | None = Field(default=None, ge=1, le=64)
     """Lines one speech activity speaks in turn, for every engine; None: each engine's own
     (`podnex.providers.SpeechProvider.lines_per_activity`)."""

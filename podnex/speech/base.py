@@ -87,9 +87,14 @@ def checked_request(voices: Mapping[str, str], voice: str, text: str) -> str:
 
 
 class SpeechEngine(Protocol):
-    """A text-to-speech engine that speaks with a fixed set of named voices."""
+    """A text-to-speech engine that speaks with a fixed set of named voices.
+
+    ``lines_at_once``: how many lines of a speech activity it speaks at a time (espeak-ng:
+    its processes; a cloud engine: 1, its parallelism is in the activities).
+    """
 
     name: str
+    lines_at_once: int
 
     def voices(self) -> Mapping[str, str]:
         """Map each public voice name (such as ``"host"``) to the engine's own voice id."""

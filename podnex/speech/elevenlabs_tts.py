@@ -117,6 +117,7 @@ class ElevenLabsSpeechEngine:
     """
 
     name = "elevenlabs"
+    lines_at_once = 1  # its parallelism is in the speech activities
 
     def __init__(
         self,

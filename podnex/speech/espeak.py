@@ -210,8 +210,9 @@ class EspeakEngine:
     ``host``/``male`` are the American male voice (``en-us``, about 100 Hz),
     ``guest``/``female`` its female variant (``en-us+f3``, about 205 Hz).
 
-    ``processes`` is how many lines it speaks at once: 1 (the default) in this process,
-    more in a shared pool of child processes, 0 one process a core (see the module's doc).
+    ``processes`` is how many lines it speaks at once (its ``lines_at_once``): 1 (the
+    default) in this process, more in a shared pool of child processes, 0 one process a
+    core (see the module's doc).
     """
 
     name = "espeak"
@@ -228,6 +229,7 @@ class EspeakEngine:
             raise ValueError(f"processes must be 0 (one a core) or more, got {processes}")
         self.words_per_minute = words_per_minute
         self.processes = processes or os.cpu_count() or 1
+        self.lines_at_once = self.processes
 
     def voices(self) -> Mapping[str, str]:
         """Map the public voice names to espeak-ng voice names."""

@@ -60,6 +60,7 @@ class OpenAISpeechEngine:
     """
 
     name = "openai"
+    lines_at_once = 1  # its parallelism is in the speech activities
 
     def __init__(
         self,

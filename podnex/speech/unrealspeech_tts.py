@@ -76,6 +76,7 @@ class UnrealSpeechEngine:
     """
 
     name = "unrealspeech"
+    lines_at_once = 1  # its parallelism is in the speech activities
 
     def __init__(
         self,

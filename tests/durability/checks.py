@@ -60,14 +60,24 @@ async def until(predicate: Callable[[], bool], within: float, what: str) -> floa
 
 
 async def start_podcast(
-    db: Database, client: Client, owner: ApiUser, task_queue: str
+    db: Database,
+    client: Client,
+    owner: ApiUser,
+    task_queue: str,
+    *,
+    speech_concurrency: int = SPEECH_CONCURRENCY,
+    lines_per_activity: int = 4,
 ) -> tuple[Podcast, WorkflowHandle[Any, Any]]:
     """Store a SHORT podcast and start its run as the API does (update-with-start)."""
     podcast = await stored_podcast(db, owner, "Durability test")
     admission, handle = await start_podcast_run(
         client,
         task_queue,
-        run_input_for(podcast, speech_concurrency=SPEECH_CONCURRENCY),
+        run_input_for(
+            podcast,
+            speech_concurrency=speech_concurrency,
+            lines_per_activity=lines_per_activity,
+        ),
         summary=f"Podcast {podcast.id} (SHORT)",
     )
     assert admission is not None and admission.admitted, admission

@@ -210,7 +210,8 @@ class Harness:
 
         ``settings`` are podnex settings (environment variables) for this worker only.
         ``faults`` are the DURABILITY_* settings in lower case without the prefix:
-        delay, delay_after, fault_rate, fault_seed, fail_after, stall_from_line.
+        delay, delay_after, fault_rate, fault_seed, fail_after, stall_from_line,
+        lines_at_once.
         """
         env = {
             **self.env,

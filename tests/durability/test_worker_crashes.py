@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from podnex.db import Database
 from podnex.models import PodcastStatus
+from podnex.providers import SPEECH_PROVIDERS
 from podnex.settings import Settings
 from tests.conftest import ApiUser
 from tests.durability.checks import (
@@ -79,6 +80,46 @@ async def test_sigkilled_worker_resumes_without_synthesising_again(
     # may be missing from it and come from the cache too.
     after_checkpoint = set(range(stall_from, stall_from + SPEECH_CONCURRENCY))
     assert after_checkpoint <= hits <= stored_before_kill, hits
+
+
+async def test_sigkilled_worker_mid_batch_loses_only_the_lines_it_was_speaking(
+    durable_db: Database,
+    client: Client,
+    harness: Harness,
+    settings_for_test: Settings,
+    owner: ApiUser,
+) -> None:
+    """espeak-ng's way (`SpeechProvider`): one batch at a time of up to 64 lines, spoken two
+    at once. Worker A stores lines 0 and 1, then stores 2 and 3 and hangs on both (the
+    checkpoint lists 0 and 1). SIGKILL; worker B resumes the batch within 10 s: 0 and 1
+    from the checkpoint, 2 and 3 from the cache, and no line reaches the engine twice."""
+    espeak = SPEECH_PROVIDERS["espeak"]
+    first = harness.start_worker("A", stall_from_line=2, lines_at_once=2)
+    podcast, handle = await start_podcast(
+        durable_db,
+        client,
+        owner,
+        settings_for_test.temporal_task_queue,
+        speech_concurrency=espeak.activities_at_once,
+        lines_per_activity=espeak.lines_per_activity,
+    )
+    events = harness.events_path
+    await until(lambda: len(events_of(events, "stalled", "A")) == 2, 30, "A to hang on two lines")
+    first.kill()
+    killed_at = time.time()
+    assert {item["line"] for item in events_of(events, "stored", "A")} == {0, 1, 2, 3}
+
+    harness.start_worker("B", lines_at_once=2)
+    await wait_for_status(durable_db, podcast, FINISHED, within=60)
+    await assert_completed_once(durable_db, podcast, harness.storage_dir)
+    resumed_in = min(item["time"] for item in events_of(events, "call", "B")) - killed_at
+    assert resumed_in < 10, f"B spoke its first line {resumed_in:.1f}s after the kill"
+    assert calls_per_line(events) == Counter(dict.fromkeys(ALL_LINES, 1))
+    hits = {line_of_key(events)[item["key"]] for item in events_of(events, "hit", "B")}
+    assert {2, 3} <= hits <= {0, 1, 2, 3}, hits
+    results = await speech_results(handle)
+    assert set(results) == ALL_LINES and all(len(flags) == 1 for flags in results.values())
+    print(f"a killed worker's batch resumed {resumed_in:.1f}s after the kill")
 
 
 async def test_sigterm_hands_the_run_to_a_second_worker(

@@ -57,6 +57,7 @@ class Faults:
     fault_seed: int = 0
     fail_after: int | None = None
     stall_from_line: int | None = None
+    lines_at_once: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Faults:
@@ -71,6 +72,7 @@ class Faults:
             fault_seed=int(env.get("DURABILITY_FAULT_SEED", "0")),
             fail_after=optional_int("DURABILITY_FAIL_AFTER"),
             stall_from_line=optional_int("DURABILITY_STALL_FROM_LINE"),
+            lines_at_once=int(env.get("DURABILITY_LINES_AT_ONCE", "1")),
         )
 
     def transient(self, voice: str, text: str, attempt: int) -> bool:
@@ -126,6 +128,9 @@ class FaultyEngine:
     def __init__(self, inner: SpeechEngine, faults: Faults, events: EventLog) -> None:
         self.inner = inner
         self.name = inner.name
+        # One line of a batch at a time unless a test asks for more (as espeak-ng speaks
+        # a batch on every core), so the tests know which lines are in flight.
+        self.lines_at_once = faults.lines_at_once
         self.faults = faults
         self.events = events
         self.calls = 0

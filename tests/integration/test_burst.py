@@ -21,6 +21,7 @@ from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
 from podnex.providers import SPEECH_PROVIDERS
 from podnex.settings import Settings
+from podnex.speech import espeak
 from tests.conftest import ApiUser
 from tests.integration.podcasts import stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
@@ -51,28 +52,31 @@ async def attempts_and_timeouts(handle: WorkflowHandle[Any, Any]) -> tuple[Count
 async def test_a_burst_of_twenty_podcasts_runs_every_step_once(
     settings: Settings, db: Database, temporal_client: Client, user: ApiUser
 ) -> None:
-    engine = ScriptedEngine()
+    engine = ScriptedEngine(processes=0)  # as the worker speaks: one process a core
     podcasts = [await stored_podcast(db, user, f"Burst {n}") for n in range(BURST)]
-    async with worker_with(settings, temporal_client, engine) as queue:
-        handles = [
-            handle
-            for _, handle in await asyncio.gather(
-                *(
-                    start_podcast_run(
-                        temporal_client,
-                        queue,
-                        run_input_for(
-                            podcast,
-                            speech_concurrency=settings.speech_concurrency,
-                            lines_per_activity=SPEECH_PROVIDERS["espeak"].lines_per_activity,
-                        ),
-                        summary=f"burst {n}",
+    try:
+        async with worker_with(settings, temporal_client, engine) as queue:
+            handles = [
+                handle
+                for _, handle in await asyncio.gather(
+                    *(
+                        start_podcast_run(
+                            temporal_client,
+                            queue,
+                            run_input_for(
+                                podcast,
+                                speech_concurrency=SPEECH_PROVIDERS["espeak"].activities_at_once,
+                                lines_per_activity=SPEECH_PROVIDERS["espeak"].lines_per_activity,
+                            ),
+                            summary=f"burst {n}",
+                        )
+                        for n, podcast in enumerate(podcasts)
                     )
-                    for n, podcast in enumerate(podcasts)
                 )
-            )
-        ]
-        results = await asyncio.gather(*(handle.result() for handle in handles))
+            ]
+            results = await asyncio.gather(*(handle.result() for handle in handles))
+    finally:
+        espeak.shutdown()
     assert [result["status"] for result in results] == ["COMPLETED"] * BURST
     for handle in handles:
         retried, timeouts = await attempts_and_timeouts(handle)

@@ -17,12 +17,16 @@ from podnex.speech.espeak import EspeakEngine
 
 
 class ScriptedEngine:
-    """Real espeak speech, with a failure or a delay injected on chosen calls."""
+    """Real espeak speech, with a failure or a delay injected on chosen calls; in this
+    process, or in espeak-ng's pool of ``processes`` (0: one a core) as the worker speaks."""
 
     name = "espeak"
 
-    def __init__(self, *, fail_after: int | None = None, delay: float = 0.0) -> None:
-        self.inner = EspeakEngine()
+    def __init__(
+        self, *, fail_after: int | None = None, delay: float = 0.0, processes: int = 1
+    ) -> None:
+        self.inner = EspeakEngine(processes=processes)
+        self.lines_at_once = self.inner.lines_at_once
         self.fail_after = fail_after
         self.delay = delay
         self.calls = 0

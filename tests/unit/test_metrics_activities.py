@@ -32,6 +32,7 @@ class FlakyEngine:
     """The real espeak engine that fails, as told, before speaking."""
 
     name = "espeak"
+    lines_at_once = 1
 
     def __init__(self, failure: SpeechError | None = None) -> None:
         self.inner = EspeakEngine()

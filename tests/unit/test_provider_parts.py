@@ -385,8 +385,10 @@ def test_unreal_speech_key_is_read_under_the_original_plans_name(
 
 
 def test_lines_per_activity_follow_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """espeak-ng's lines go out in batches; a cloud engine's one an activity (each slot
-    takes the next line as soon as it is free); SPEECH_LINES_PER_ACTIVITY sets it for all."""
+    """espeak-ng's lines go out in a few large batches, one at a time (each speaks its
+    lines on every core); a cloud engine's one an activity, eight at a time (each slot
+    takes the next line as soon as it is free). SPEECH_LINES_PER_ACTIVITY and
+    SPEECH_CONCURRENCY set them for all."""
     from api.temporal_client import PodcastRuns
     from podnex.models import Podcast
     from podnex.podcasts import spec_values
@@ -401,11 +403,17 @@ def test_lines_per_activity_follow_the_engine(monkeypatch: pytest.MonkeyPatch) -
         )
         return Podcast(**spec_values(spec))
 
+    monkeypatch.delenv("SPEECH_LINES_PER_ACTIVITY", raising=False)
+    monkeypatch.delenv("SPEECH_CONCURRENCY", raising=False)
     runs = PodcastRuns(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert runs.lines_per_activity(podcast("espeak")) == 8
-    assert runs.lines_per_activity(podcast("openai")) == 1
-    assert runs.lines_per_activity(podcast("elevenlabs")) == 1
+    assert runs.lines_per_activity(podcast("espeak")) == 64
+    assert runs.speech_concurrency(podcast("espeak")) == 1
+    for cloud in ("openai", "elevenlabs"):
+        assert runs.lines_per_activity(podcast(cloud)) == 1
+        assert runs.speech_concurrency(podcast(cloud)) == 8
     monkeypatch.setenv("SPEECH_LINES_PER_ACTIVITY", "3")
+    monkeypatch.setenv("SPEECH_CONCURRENCY", "5")
     runs = PodcastRuns(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert runs.lines_per_activity(podcast("espeak")) == 3
-    assert runs.lines_per_activity(podcast("openai")) == 3
+    for provider in ("espeak", "openai"):
+        assert runs.lines_per_activity(podcast(provider)) == 3
+        assert runs.speech_concurrency(podcast(provider)) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ class CountingEngine:
     """The real espeak engine, counting how often it is asked to speak."""
 
     name = "espeak"
+    lines_at_once = 1
 
     def __init__(self) -> None:
         self.inner = EspeakEngine()
@@ -176,3 +178,80 @@ async def test_a_refused_line_fails_the_batch_at_once(tmp_path: Path) -> None:
         await ActivityEnvironment().run(activities.synthesize_lines, refused)
     assert caught.value.non_retryable
     assert engine.calls == 1, "the line after the refused one was not tried"
+
+
+class ConcurrentEngine(CountingEngine):
+    """Speaks ``lines_at_once`` lines at a time, each taking a moment; records the most
+    lines it was given at once, and the texts whose saying was stopped."""
+
+    def __init__(self, lines_at_once: int, refuse: str | None = None) -> None:
+        super().__init__()
+        self.lines_at_once = lines_at_once
+        self.refuse = refuse
+        self.speaking = 0
+        self.most_at_once = 0
+        self.stopped: list[str] = []
+
+    async def synthesize(self, text: str, voice: str) -> SpeechAudio:
+        self.calls += 1
+        self.speaking += 1
+        self.most_at_once = max(self.most_at_once, self.speaking)
+        try:
+            if text == self.refuse:
+                raise SpeechError("voice model rejected the text", retryable=False)
+            await asyncio.sleep(0.2)
+            return await self.inner.synthesize(text, voice)
+        except asyncio.CancelledError:
+            self.stopped.append(text)
+            raise
+        finally:
+            self.speaking -= 1
+
+
+async def test_an_engine_speaks_as_many_lines_of_a_batch_at_once_as_it_can(
+    tmp_path: Path,
+) -> None:
+    """espeak-ng speaks a batch's lines on every core: at most its lines_at_once at a
+    time, each stored and checkpointed, the results in the batch's order."""
+    engine = ConcurrentEngine(lines_at_once=3)
+    activities = make_activities(tmp_path, engine)
+    env = ActivityEnvironment()
+    beats: list[tuple[object, ...]] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    texts = ["One.", "Two.", "Three.", "Four.", "Five.", "Six.", "Seven."]
+
+    spoken = await env.run(activities.synthesize_lines, batch(*texts))
+
+    assert engine.calls == 7 and engine.most_at_once == 3
+    assert len({result.key for result in spoken.results}) == 7
+    assert [result.cached for result in spoken.results] == [False] * 7
+    assert ([0, 3, 6, 9, 12, 15, 18],) in beats
+    for line, result in zip(batch(*texts).lines, spoken.results, strict=True):
+        again = await env.run(activities.synthesize_line, request(line.index, line.text))
+        assert again.cached and again.key == result.key, "each result is its own line's"
+
+
+async def test_a_line_said_twice_at_once_is_spoken_once(tmp_path: Path) -> None:
+    engine = ConcurrentEngine(lines_at_once=4)
+    activities = make_activities(tmp_path, engine)
+
+    spoken = await ActivityEnvironment().run(
+        activities.synthesize_lines, batch("Again.", "Other.", "Again.")
+    )
+
+    assert engine.calls == 2
+    assert [result.cached for result in spoken.results] == [False, False, True]
+
+
+async def test_a_refused_line_stops_the_lines_spoken_with_it(tmp_path: Path) -> None:
+    """A failure not worth retrying fails the batch at once: the lines being spoken beside
+    it are stopped (and waited for), the ones not begun are never tried."""
+    engine = ConcurrentEngine(lines_at_once=2, refuse="Beta.")
+    activities = make_activities(tmp_path, engine)
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(
+            activities.synthesize_lines, batch("Alpha.", "Beta.", "Gamma.", "Delta.")
+        )
+    assert caught.value.non_retryable
+    assert engine.calls == 2 and engine.stopped == ["Alpha."]
+    assert engine.speaking == 0, "no line is left speaking"

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from podnex.providers import SPEECH_PROVIDERS
 from workflows.podcast import SPEECH_ROUNDS, speech_batches, speech_batches_before
 
 
@@ -72,3 +73,15 @@ def test_runs_from_before_deal_as_they_did() -> None:
 
 def test_a_short_script_keeps_one_line_an_activity() -> None:
     assert speech_batches(10, 8, 4) == [[line] for line in range(10)]
+
+
+def test_espeak_speaks_a_podcast_in_two_or_three_batches() -> None:
+    """espeak-ng's declaration (64 lines an activity, one at a time, each batch's lines
+    spoken at once on every core): a SHORT script of 55 lines in 2 activities, a LONG one
+    of 149 in 3, each batch the next lines of the script in order."""
+    espeak = SPEECH_PROVIDERS["espeak"]
+    short = speech_batches(55, espeak.activities_at_once, espeak.lines_per_activity)
+    assert short == [list(range(28)), list(range(28, 55))]
+    long = speech_batches(149, espeak.activities_at_once, espeak.lines_per_activity)
+    assert [len(batch) for batch in long] == [50, 50, 49]
+    assert [line for batch in long for line in batch] == list(range(149))
