@@ -33,33 +33,24 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                 (
                     f"cloud-like engine, {duration}: podnex / floor",
                     f"{ratio:.3f}x",
-                    "<= 1.10x",
-                    ratio <= 1.10,
+                    "<= 1.05x (#20; #8: 1.10x)",
+                    ratio <= 1.05,
                 )
             )
+        # Issue #8 held each activity to 15 ms; issue #20 counts the whole podcast instead
+        # (a few large speech activities: per activity says little), below.
         espeak = overhead["engines"]["espeak"]
         for duration in ("SHORT", "LONG"):
             run = espeak[duration]
             extra = median(run["podnex"]) - median(run["floor"])
-            per = extra / run["activities"] * 1000
             rows.append(
                 (
-                    f"espeak-ng, {duration}: overhead per activity "
-                    f"({run['activities']} activities)",
-                    f"{per:.1f} ms",
-                    "<= 15 ms",
-                    per <= 15,
+                    f"espeak-ng, {duration}: overhead per podcast ({run['activities']} activities)",
+                    f"{extra:.2f} s",
+                    "<= 1 s",
+                    extra <= 1,
                 )
             )
-            if duration == "SHORT":
-                rows.append(
-                    (
-                        "espeak-ng, SHORT: overhead per podcast",
-                        f"{extra:.2f} s",
-                        "<= 1 s",
-                        extra <= 1,
-                    )
-                )
         for duration in ("SHORT", "LONG"):
             run = cloud[duration]
             if run["sequential"]:
@@ -86,6 +77,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             )
     orchestration = results.get("orchestration")
     if orchestration and "skipped" not in orchestration:
+        rows += orchestration_targets(orchestration)
         spread = median(
             max(r["podnex"]["latencies"]) / median(r["podnex"]["latencies"])
             for r in orchestration["at_once"]
@@ -181,6 +173,42 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             )
         )
     return rows
+
+
+def orchestration_targets(o: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """Issue #20's goals, as ratios of the same run: podnex beside the floor and Celery."""
+
+    def cpu(run: dict[str, Any], podcasts: int = 1) -> float:
+        return float(sum(run["cpu"].values())) / podcasts
+
+    single, rounds, count = o["single"], o["at_once"], o["at_once_count"]
+    latency = {name: median(run["makespan"] for run in single[name]) for name, _ in SYSTEMS}
+    spent = {name: median(cpu(run) for run in single[name]) for name, _ in SYSTEMS}
+    orchestration = spent["podnex"] - spent["floor"]
+    makespan = {name: median(r[name]["makespan"] for r in rounds) for name, _ in SYSTEMS}
+    to_floor = latency["podnex"] / latency["floor"]
+    to_celery = latency["podnex"] / latency["celery"]
+    many = makespan["podnex"] / makespan["celery"]
+    return [
+        (
+            "orchestration CPU per SHORT podcast (espeak; all podnex processes minus the floor)",
+            f"{orchestration:.2f} s (Celery's: {spent['celery'] - spent['floor']:.2f} s)",
+            "<= 0.25 s",
+            orchestration <= 0.25,
+        ),
+        (
+            "one SHORT podcast (espeak): podnex / floor, podnex / Celery",
+            f"{to_floor:.2f}x, {to_celery:.2f}x",
+            "<= 1.10x, <= 1.00x",
+            to_floor <= 1.10 and to_celery <= 1.0,
+        ),
+        (
+            f"{count} SHORT at once (espeak): makespan podnex / Celery",
+            f"{many:.2f}x ({makespan['podnex']:.1f} s / {makespan['celery']:.1f} s)",
+            "<= 1.00x",
+            many <= 1.0,
+        ),
+    ]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -503,7 +531,9 @@ def orchestration_section(o: dict[str, Any]) -> list[str]:
     ]
     out += [
         f"The same notes, writer (the offline writer at espeak's speaking rate), espeak-ng "
-        f"engine, speech parallelism {o['speech_concurrency']} and combine in all three. "
+        f"engine and combine in all three; speech {o['speech_concurrency']} lines at a time "
+        "in Celery and the floor, and in podnex as espeak-ng declares it (one activity of up "
+        "to 64 lines at a time, its lines spoken at once on every core). "
         f"podnex through its API; the Celery pipeline (`bench/celery_pipeline.py`: acks_late, "
         f"reject on worker lost, prefetch 1, prefork pools of {o['celery_main_concurrency']} "
         f"and {o['speech_concurrency']} processes, status mirrored to the same Postgres) sent "
