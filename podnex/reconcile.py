@@ -88,11 +88,10 @@ async def _record(db: Database, repairs: list[Repair]) -> None:
     the podcast's owner: the admin statistics count them."""
     ids = [uuid.UUID(repair.podcast_id) for repair in repairs]
     async with db.transaction() as session:
-        owners = dict(
-            (await session.execute(select(Podcast.id, Podcast.user_id).where(Podcast.id.in_(ids))))
-            .tuples()
-            .all()
+        found = await session.execute(
+            select(Podcast.id, Podcast.user_id).where(Podcast.id.in_(ids))
         )
+        owners = {podcast_id: owner for podcast_id, owner in found.all()}
         for repair in repairs:
             audit.record_change(
                 session,
