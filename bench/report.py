@@ -322,8 +322,10 @@ def render(results: dict[str, Any]) -> str:
             p_rate = p["activities"] / p["elapsed"]
             n_rate = n["activities"] / n["elapsed"]
             out.append(
-                f"| {index} | {p['elapsed']:.1f} s ({p['activities']} activities, all admitted in "
-                f"{p['admitted_in']:.1f} s) | {count / p['elapsed']:.2f} | {p_rate:.0f} "
+                f"| {index} | {p['elapsed']:.1f} s ({p['activities']} activities, every POST "
+                f"answered in {p['admitted_in']:.1f} s, {p.get('answered_202', 0)} of them 202: "
+                f"the limit check outlasted the API's 20 s wait) "
+                f"| {count / p['elapsed']:.2f} | {p_rate:.0f} "
                 f"| {n['elapsed']:.1f} s ({n['activities']} activities) | {n_rate:.0f} "
                 f"| {p_rate / n_rate:.0%} |"
             )
