@@ -62,6 +62,8 @@ log = structlog.get_logger("podnex.api")
 
 DEFAULT_ADMISSION_TIMEOUT = timedelta(seconds=20)
 DESCRIBE_TIMEOUT = timedelta(seconds=5)
+CLOSING_WAIT = timedelta(seconds=5)
+"""How long a re-render waits for the podcast's previous run to finish closing."""
 PROGRESS_QUERY_TIMEOUT = timedelta(seconds=1)
 """How long /status waits for the live run before the stored record answers."""
 _TIMED_OUT = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -214,8 +216,23 @@ class PodcastRuns:
         """Start the podcast's run (a re-render of ``script`` when given) and wait for
         admission: None when no worker answered in time (the run decides later).
 
+        A re-render asked for as soon as the podcast reads COMPLETED may find the run
+        before it not yet closed (the row is written in the usage's transaction, the run
+        closes a workflow task later): it waits up to `CLOSING_WAIT` for that run to
+        close, then starts.
+
         Raises :class:`RunAlreadyStarted` or :class:`WorkflowServiceUnavailable`.
         """
+        try:
+            return await self._start(podcast, script)
+        except RunAlreadyStarted:
+            if script is None or not await self.wait_closed(
+                workflow_id_for(str(podcast.id)), CLOSING_WAIT
+            ):
+                raise
+        return await self._start(podcast, script)
+
+    async def _start(self, podcast: Podcast, script: list[ScriptLine] | None) -> Admission | None:
         run_input = run_input_for(
             podcast,
             speech_concurrency=self.speech_concurrency(podcast),
