@@ -57,13 +57,12 @@ class SpeechActivities:
                 key = self._key(engine, batch.podcast_id, line, batch.language)
                 stored[line.index] = SpeechResult(key=key, duration_seconds=0.0, cached=False)
         slots = asyncio.Semaphore(max(1, engine.lines_at_once))
-        # A line said twice in the batch waits for its first saying: a cache hit, not a
-        # second engine call at the same time.
-        sayings: dict[str, asyncio.Lock] = {}
+        # A line said twice in the batch (same voice, same text) waits for its first
+        # saying: a cache hit, not a second engine call at the same time.
+        sayings: dict[tuple[str, str], asyncio.Lock] = {}
 
         async def speak(line: SpeechLine) -> None:
-            key = self._key(engine, batch.podcast_id, line, batch.language)
-            async with sayings.setdefault(key, asyncio.Lock()), slots:
+            async with sayings.setdefault((line.voice, line.text), asyncio.Lock()), slots:
                 stored[line.index] = await self._speak(
                     engine, batch.podcast_id, line, batch.language
                 )

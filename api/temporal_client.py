@@ -40,7 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from podnex import podcasts
 from podnex.models import Podcast
-from podnex.providers import SPEECH_PROVIDERS
+from podnex.providers import SPEECH_PROVIDERS, SpeechProvider
 from podnex.script.types import ScriptLine
 from podnex.settings import Settings
 from podnex.temporal import PODCAST_ID, USER_ID, connect
@@ -89,6 +89,14 @@ class QueueState:
     kind: str
     backlog: int
     pollers: int
+
+
+def _speech_provider(podcast: Podcast) -> SpeechProvider:
+    """The declaration of the podcast's speech engine; an engine no longer declared (a
+    stored podcast of a removed provider) reads as the defaults: one line an activity,
+    eight at a time."""
+    name = podcasts.spec_of(podcast).tts_provider
+    return SPEECH_PROVIDERS.get(name) or SpeechProvider(name=name, label=name)
 
 
 class RunAlreadyStarted(Exception):
@@ -200,15 +208,13 @@ class PodcastRuns:
         """`SPEECH_LINES_PER_ACTIVITY` when set, else the podcast's speech engine's own."""
         if self.settings.speech_lines_per_activity is not None:
             return self.settings.speech_lines_per_activity
-        provider = SPEECH_PROVIDERS.get(podcasts.spec_of(podcast).tts_provider)
-        return provider.lines_per_activity if provider is not None else 1
+        return _speech_provider(podcast).lines_per_activity
 
     def speech_concurrency(self, podcast: Podcast) -> int:
         """`SPEECH_CONCURRENCY` when set, else the podcast's speech engine's own."""
         if self.settings.speech_concurrency is not None:
             return self.settings.speech_concurrency
-        provider = SPEECH_PROVIDERS.get(podcasts.spec_of(podcast).tts_provider)
-        return provider.activities_at_once if provider is not None else 8
+        return _speech_provider(podcast).activities_at_once
 
     async def start(
         self, podcast: Podcast, script: list[ScriptLine] | None = None
