@@ -7,6 +7,7 @@ from typing import Any
 from activities.audio import AudioActivities
 from activities.context import ActivityDeps
 from activities.limits import LimitActivities
+from activities.publish import PublishActivities
 from activities.reconcile import ReconcileActivities
 from activities.script import ScriptActivities
 from activities.speech import SpeechActivities
@@ -19,6 +20,7 @@ __all__ = [
     "ActivityDeps",
     "AudioActivities",
     "LimitActivities",
+    "PublishActivities",
     "ReconcileActivities",
     "ScriptActivities",
     "SpeechActivities",
@@ -48,6 +50,7 @@ def all_activities(deps: ActivityDeps) -> list[Any]:
         ScriptActivities(deps).write_script,
         SpeechActivities(deps).synthesize_line,
         AudioActivities(deps).combine_audio,
+        PublishActivities(deps).publish_podcast,
         storage.upload_audio,
         storage.delete_partial_audio,
         storage.delete_previous_audio,

@@ -17,31 +17,9 @@ class StorageActivities:
 
     @activity.defn(name="upload_audio")
     async def upload_audio(self, request: PublishRequest) -> PublishResult:
-        """Publish the combined audio under its version's key (and, when asked, mirror the
-        point of no return first, so the API's cancel refuses from then on)."""
-        if request.upload_state is not None:
-            async with self.deps.db.transaction() as session:
-                await mirror(self.deps, session, request.upload_state)
-        storage = self.deps.storage
-        final_key = audio_key(request.podcast_id, request.version)
-        try:
-            data = await storage.get(request.staging_key)
-        except ObjectNotFound:
-            # A retry after the staging copy was cleaned: the upload already happened.
-            stored = await storage.stat(final_key)
-            return PublishResult(audio_key=final_key, size_bytes=stored.size)
-        stored = await storage.put(
-            final_key,
-            data,
-            content_type="audio/mpeg",
-            metadata={
-                "podcast-id": request.podcast_id,
-                "duration-seconds": f"{request.duration_seconds:.3f}",
-            },
-        )
-        removed = await storage.delete_prefix(work_prefix(request.podcast_id))
-        log().info("audio uploaded", key=final_key, bytes=stored.size, segments_removed=removed)
-        return PublishResult(audio_key=final_key, size_bytes=stored.size)
+        """Publish the combined audio (`publish_audio`); runs started before the publish
+        step (`publish_podcast`) call this, then record the usage."""
+        return await publish_audio(self.deps, request)
 
     @activity.defn(name="delete_partial_audio")
     async def delete_partial_audio(self, request: CleanupRequest) -> int:
@@ -61,6 +39,40 @@ class StorageActivities:
     async def delete_previous_audio(self, request: CleanupRequest) -> None:
         """After a re-render's publish (the row names the new version): the version before
         it goes."""
-        assert request.version is not None and request.version >= 2
-        await self.deps.storage.delete(audio_key(request.podcast_id, request.version - 1))
-        log().info("previous audio deleted", version=request.version - 1)
+        await delete_previous_audio(self.deps, request)
+
+
+async def publish_audio(deps: ActivityDeps, request: PublishRequest) -> PublishResult:
+    """Publish the combined audio under its version's key (and, when asked, mirror the
+    point of no return first, so the API's cancel refuses from then on). Safe to repeat:
+    a retry after the staging copy was cleaned finds the audio already published."""
+    if request.upload_state is not None:
+        async with deps.db.transaction() as session:
+            await mirror(deps, session, request.upload_state)
+    storage = deps.storage
+    final_key = audio_key(request.podcast_id, request.version)
+    try:
+        data = await storage.get(request.staging_key)
+    except ObjectNotFound:
+        # A retry after the staging copy was cleaned: the upload already happened.
+        stored = await storage.stat(final_key)
+        return PublishResult(audio_key=final_key, size_bytes=stored.size)
+    stored = await storage.put(
+        final_key,
+        data,
+        content_type="audio/mpeg",
+        metadata={
+            "podcast-id": request.podcast_id,
+            "duration-seconds": f"{request.duration_seconds:.3f}",
+        },
+    )
+    removed = await storage.delete_prefix(work_prefix(request.podcast_id))
+    log().info("audio uploaded", key=final_key, bytes=stored.size, segments_removed=removed)
+    return PublishResult(audio_key=final_key, size_bytes=stored.size)
+
+
+async def delete_previous_audio(deps: ActivityDeps, request: CleanupRequest) -> None:
+    """A re-render's previous version's audio, once the row names the new one."""
+    assert request.version is not None and request.version >= 2
+    await deps.storage.delete(audio_key(request.podcast_id, request.version - 1))
+    log().info("previous audio deleted", version=request.version - 1)

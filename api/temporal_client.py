@@ -119,6 +119,7 @@ def run_input_for(
     *,
     speech_concurrency: int,
     lines_per_activity: int = 4,
+    speech_rounds: int = 2,
     script: list[ScriptLine] | None = None,
 ) -> PodcastInput:
     """The workflow input for a stored podcast; with ``script``, a re-render of that edited
@@ -129,6 +130,7 @@ def run_input_for(
         spec=podcasts.spec_of(podcast),
         speech_concurrency=speech_concurrency,
         lines_per_activity=lines_per_activity,
+        speech_rounds=speech_rounds,
         script=script,
         version=None if script is None else max(podcast.version, 1) + 1,
     )
@@ -216,6 +218,10 @@ class PodcastRuns:
             return self.settings.speech_concurrency
         return _speech_provider(podcast).activities_at_once
 
+    def speech_rounds(self, podcast: Podcast) -> int:
+        """The podcast's speech engine's own rounds of batches."""
+        return _speech_provider(podcast).speech_rounds
+
     async def start(
         self, podcast: Podcast, script: list[ScriptLine] | None = None
     ) -> Admission | None:
@@ -243,6 +249,7 @@ class PodcastRuns:
             podcast,
             speech_concurrency=self.speech_concurrency(podcast),
             lines_per_activity=self.lines_per_activity(podcast),
+            speech_rounds=self.speech_rounds(podcast),
             script=script,
         )
         try:

@@ -72,6 +72,9 @@ class SpeechProvider(Provider):
     (`SPEECH_CONCURRENCY` overrides it): a cloud engine's parallelism is in its activities,
     a local engine's in the worker (espeak-ng speaks a batch's lines at once on every core,
     `SpeechEngine.lines_at_once`), so one of its activities at a time keeps the cores busy.
+    ``speech_rounds``: how many batches each of those runs in turn, about (each batch done
+    moves the podcast's progress): two for a cloud engine, one for an engine whose lines
+    all take moments (espeak-ng: one activity for a podcast's lines, one less hand-off).
     """
 
     build: Callable[[Settings], SpeechEngine] | None = None
@@ -79,6 +82,7 @@ class SpeechProvider(Provider):
     words_per_minute: float = 150.0
     lines_per_activity: int = 1
     activities_at_once: int = 8
+    speech_rounds: int = 2
 
     def create(self, settings: Settings) -> SpeechEngine:
         assert self.build is not None
@@ -204,10 +208,11 @@ SPEECH_PROVIDERS: Mapping[str, SpeechProvider] = MappingProxyType(
             task_limits=lambda settings: (settings.espeak.max_concurrency, None),
             words_per_minute=160.0,  # measured: podnex.speech.espeak.ESPEAK_SPOKEN_WORDS_PER_MINUTE
             # About 10 ms a line, a batch's lines spoken at once on every core (its process
-            # pool), one batch after another: a SHORT podcast's 55 lines go out in 2
-            # activities, a LONG one's 149 in 3 (`speech_batches`).
-            lines_per_activity=64,
+            # pool): a podcast's lines go out in one activity (a SHORT one's 55, a LONG
+            # one's 149; `speech_batches`), whose heartbeats checkpoint the lines stored.
+            lines_per_activity=256,
             activities_at_once=1,
+            speech_rounds=1,
         ),
         "openai": SpeechProvider(
             name="openai",

@@ -262,7 +262,7 @@ class Settings(BaseSettings):
     speech_concurrency: int | None = Field(default=None, ge=1, le=64)
     """A podcast's speech activities at once, for every engine; None: each engine's own
     (`podnex.providers.SpeechProvider.activities_at_once`)."""
-    speech_lines_per_activity: int | None = Field(default=None, ge=1, le=64)
+    speech_lines_per_activity: int | None = Field(default=None, ge=1, le=256)
     """Lines one speech activity speaks in turn, for every engine; None: each engine's own
     (`podnex.providers.SpeechProvider.lines_per_activity`)."""
     openai: OpenAISettings = Field(default_factory=OpenAISettings)

@@ -24,6 +24,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from activities.audio import AudioActivities
     from activities.limits import LimitActivities
+    from activities.publish import PublishActivities
     from activities.script import ScriptActivities
     from activities.speech import SpeechActivities
     from activities.status import StatusActivities
@@ -44,7 +45,9 @@ with workflow.unsafe.imports_passed_through():
         PodcastResult,
         Progress,
         ProgressBands,
+        PublishPodcastRequest,
         PublishRequest,
+        PublishResult,
         RerenderLimitRequest,
         Script,
         ScriptRequest,
@@ -90,6 +93,13 @@ FOLDED_MIRRORS_PATCH = "mirrors-folded-into-steps"
 activities of their own; newer runs mirror each in the step that comes with it: the
 script's transaction, the upload, the usage's transaction (the podcast is completed and
 charged together)."""
+LOCAL_LIMIT_CHECK_PATCH = "limit-check-in-workflow-task"
+"""Runs started before it check the plan's limits in an activity of their own; newer runs
+in a local activity (`PodcastWorkflow._check_limits`)."""
+PUBLISH_STEP_PATCH = "publish-in-one-step"
+"""Runs started before it publish in up to three activities (upload, usage, a re-render's
+removal of its previous version, `_publish_in_steps`); newer runs in one
+(`publish_podcast`), each part of which is safe to repeat."""
 
 
 def failure_message(error: BaseException) -> str:
@@ -130,16 +140,20 @@ async def _all_or_first_failure(tasks: list[asyncio.Task[T]]) -> list[T]:
 SPEECH_ROUNDS = 2
 """Batches are made small enough that each speech slot runs about this many in turn, so
 progress (lines done) moves several times while the lines are spoken. Each batch costs an
-activity (events, a workflow task): two rounds, not three, save a quarter of them."""
+activity (events, a workflow task): two rounds, not three, save a quarter of them. The
+run's input may ask for other (`PodcastInput.speech_rounds`: one for espeak-ng, whose
+lines take moments altogether); this is its default, the rounds of every run before it."""
 SPEECH_BATCHES_PATCH = "even-speech-batches"
 """Runs started before it deal their lines with `speech_batches_before`."""
 
 
-def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
+def speech_batches(
+    total: int, concurrency: int, size: int, rounds: int = SPEECH_ROUNDS
+) -> list[list[int]]:
     """Line indexes in batches of at most ``size`` lines, dealt out a wave at a time, so
     that every speech slot speaks about as many lines as every other.
 
-    The size is at most total / (concurrency x `SPEECH_ROUNDS`), rounded up: one line for a
+    The size is at most total / (concurrency x ``rounds``), rounded up: one line for a
     short script. The lines are split into as few waves of equal length (within a line) as
     that size allows, each wave into at most ``concurrency`` batches of equal length
     (within a line); batch j of a wave takes its lines j, j + n, j + 2n... (n: the wave's
@@ -148,7 +162,7 @@ def speech_batches(total: int, concurrency: int, size: int) -> list[list[int]]:
     total / concurrency lines (a slow engine's lines end together).
     speech_batches(10, 2, 3) -> [[0, 2, 4], [1, 3], [5, 7, 9], [6, 8]].
     """
-    size = max(1, min(size, math.ceil(total / (concurrency * SPEECH_ROUNDS))))
+    size = max(1, min(size, math.ceil(total / (concurrency * rounds))))
     waves = math.ceil(total / (concurrency * size))
     batches: list[list[int]] = []
     start = 0
@@ -245,24 +259,7 @@ class PodcastWorkflow:
     async def _run(self, input: PodcastInput) -> PodcastResult:
         self._fewer_mirrors = workflow.patched(FEWER_MIRRORS_PATCH)
         self._folded_mirrors = workflow.patched(FOLDED_MIRRORS_PATCH)
-        if input.script is not None:
-            # A re-render counts no new podcast: only its minutes are checked.
-            admission = await workflow.execute_activity_method(
-                LimitActivities.check_rerender,
-                RerenderLimitRequest(
-                    podcast_id=input.podcast_id,
-                    words=sum(len(line.text.split()) for line in input.script),
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=QUICK,
-            )
-        else:
-            admission = await workflow.execute_activity_method(
-                LimitActivities.check_limits,
-                LimitRequest(podcast_id=input.podcast_id),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=QUICK,
-            )
+        admission = await self._check_limits(input)
         self._admission = admission
         if not admission.admitted and input.rerender:
             # Nothing was written: the podcast still reads as its last version.
@@ -326,6 +323,40 @@ class PodcastWorkflow:
             raise ApplicationError(
                 f"Podcast generation failed: {message}", type="PodcastFailed", non_retryable=True
             ) from err
+
+    async def _check_limits(self, input: PodcastInput) -> Admission:
+        """The plan's check: a new podcast reserves its share, a re-render (which counts
+        no new podcast) has only its minutes checked.
+
+        A local activity (`LOCAL_LIMIT_CHECK_PATCH`): run by the worker inside the run's
+        first workflow task, so the API's `admit` update is answered in that task, without
+        an activity's round trips through the server. A cancel that arrives meanwhile
+        waits for it to end (committed or rolled back) before the clean-up releases what
+        it reserved."""
+        request: LimitRequest | RerenderLimitRequest
+        if input.script is not None:
+            check: Any = LimitActivities.check_rerender
+            request = RerenderLimitRequest(
+                podcast_id=input.podcast_id,
+                words=sum(len(line.text.split()) for line in input.script),
+            )
+        else:
+            check = LimitActivities.check_limits
+            request = LimitRequest(podcast_id=input.podcast_id)
+        if workflow.patched(LOCAL_LIMIT_CHECK_PATCH):
+            return await workflow.execute_local_activity_method(
+                check,
+                request,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=QUICK,
+                cancellation_type=WAIT_FOR_CANCEL,
+            )
+        return await workflow.execute_activity_method(
+            check,
+            request,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
 
     async def _produce(self, input: PodcastInput) -> PodcastResult:
         script: Script
@@ -398,23 +429,13 @@ class PodcastWorkflow:
         upload_state = self._state(
             PodcastStatus.PROCESSING, ProgressBands.UPLOAD_START, "Uploading audio"
         )
-        if self._folded_mirrors:
-            self._show(upload_state)  # the upload mirrors it before it begins
-        else:
-            await self._mirror(upload_state)
-        published = await workflow.execute_activity_method(
-            StorageActivities.upload_audio,
-            PublishRequest(
-                podcast_id=input.podcast_id,
-                staging_key=combined.key,
-                duration_seconds=combined.duration_seconds,
-                version=input.version or 1,
-                upload_state=upload_state if self._folded_mirrors else None,
-            ),
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=WORK,
+        upload = PublishRequest(
+            podcast_id=input.podcast_id,
+            staging_key=combined.key,
+            duration_seconds=combined.duration_seconds,
+            version=input.version or 1,
+            upload_state=upload_state if self._folded_mirrors else None,
         )
-
         transcript = [
             TranscriptLine(**timing.model_dump(), text=line.text)
             for line, timing in zip(script.lines, combined.timings, strict=True)
@@ -424,12 +445,57 @@ class PodcastWorkflow:
             ProgressBands.DONE,
             "Completed",
             title=input.spec.title or script.title,
-            audio_key=published.audio_key,
             audio_duration=combined.duration_seconds,
-            audio_size_bytes=published.size_bytes,
             transcript=transcript,
             version=input.version,  # a re-render's, set exactly (None: a first run's)
             script=input.script,  # a re-render's edited script becomes the stored one
+        )
+        if self._folded_mirrors and workflow.patched(PUBLISH_STEP_PATCH):
+            self._show(upload_state)  # the step mirrors it before it uploads
+            published = await workflow.execute_activity_method(
+                PublishActivities.publish_podcast,
+                PublishPodcastRequest(
+                    upload=upload, final_state=final_state, rerender=input.rerender
+                ),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=WORK,
+            )
+            self._show(final_state)  # completed and charged in one transaction
+        else:
+            published = await self._publish_in_steps(input, upload, upload_state, final_state)
+        metrics.count_finished(workflow.metric_meter(), "completed")
+        metrics.record_audio(workflow.metric_meter(), combined.duration_seconds)
+        return PodcastResult(
+            podcast_id=input.podcast_id,
+            status=PodcastStatus.COMPLETED,
+            audio_key=published.audio_key,
+            audio_duration=combined.duration_seconds,
+            lines_resynthesised=resynthesised,
+        )
+
+    async def _publish_in_steps(
+        self,
+        input: PodcastInput,
+        upload: PublishRequest,
+        upload_state: StatusUpdate,
+        final_state: StatusUpdate,
+    ) -> PublishResult:
+        """How runs from before `PUBLISH_STEP_PATCH` publish: the upload, the usage and a
+        re-render's removal of its previous version, an activity each (the points of no
+        return and completion in activities of their own in runs from before
+        `FOLDED_MIRRORS_PATCH`)."""
+        if self._folded_mirrors:
+            self._show(upload_state)  # the upload mirrors it before it begins
+        else:
+            await self._mirror(upload_state)
+        published = await workflow.execute_activity_method(
+            StorageActivities.upload_audio,
+            upload,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=WORK,
+        )
+        final_state = final_state.model_copy(
+            update={"audio_key": published.audio_key, "audio_size_bytes": published.size_bytes}
         )
         await self._step(ProgressBands.USAGE_START, "Recording usage")
         await workflow.execute_activity_method(
@@ -437,7 +503,7 @@ class PodcastWorkflow:
             UsageActivities.settle_usage if input.rerender else UsageActivities.record_usage,
             UsageRequest(
                 podcast_id=input.podcast_id,
-                seconds=combined.duration_seconds,
+                seconds=upload.duration_seconds,
                 final_state=final_state if self._folded_mirrors else None,
             ),
             start_to_close_timeout=timedelta(seconds=30),
@@ -455,15 +521,7 @@ class PodcastWorkflow:
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=QUICK,
             )
-        metrics.count_finished(workflow.metric_meter(), "completed")
-        metrics.record_audio(workflow.metric_meter(), combined.duration_seconds)
-        return PodcastResult(
-            podcast_id=input.podcast_id,
-            status=PodcastStatus.COMPLETED,
-            audio_key=published.audio_key,
-            audio_duration=combined.duration_seconds,
-            lines_resynthesised=resynthesised,
-        )
+        return published
 
     async def _synthesize(self, input: PodcastInput, script: Script) -> list[SpeechResult]:
         """The lines in batches (`_synthesize_batches`), or one activity per line in runs
@@ -539,8 +597,14 @@ class PodcastWorkflow:
         episode is ready first (`speech_batches`).
         """
         total = len(script.lines)
-        deal = speech_batches if workflow.patched(SPEECH_BATCHES_PATCH) else speech_batches_before
-        batches = deal(total, input.speech_concurrency, input.lines_per_activity)
+        if workflow.patched(SPEECH_BATCHES_PATCH):
+            batches = speech_batches(
+                total, input.speech_concurrency, input.lines_per_activity, input.speech_rounds
+            )
+        else:
+            batches = speech_batches_before(
+                total, input.speech_concurrency, input.lines_per_activity
+            )
         limit = asyncio.Semaphore(input.speech_concurrency)
         results: dict[int, SpeechResult] = {}
 

@@ -98,8 +98,12 @@ class PodcastInput(BaseModel):
     user_id: str
     spec: PodcastSpec
     speech_concurrency: int = Field(default=8, ge=1, le=64)
-    lines_per_activity: int = Field(default=4, ge=1, le=64)
-    """How many lines one speech activity speaks (`synthesize_lines`), one after another."""
+    lines_per_activity: int = Field(default=4, ge=1, le=256)
+    """How many lines one speech activity speaks (`synthesize_lines`)."""
+    speech_rounds: int = Field(default=2, ge=1, le=8)
+    """How many batches each of the `speech_concurrency` slots speaks in turn, about
+    (`workflows.podcast.speech_batches`): more rounds, more progress reports and more
+    activities. Runs started before the field speak in 2."""
     script: list[ScriptLine] | None = None
     """An edited script to re-render (a re-render run): no script is written, only lines
     whose engine, voice or text changed are synthesised (the others come from the
@@ -267,6 +271,17 @@ class PublishRequest(BaseModel):
 class PublishResult(BaseModel):
     audio_key: str
     size_bytes: int
+
+
+class PublishPodcastRequest(BaseModel):
+    """The run's last step (`publish_podcast`): publish the audio, then charge the usage
+    (a re-render's: settle it) and complete the podcast in one transaction; a re-render's
+    previous version's audio goes after."""
+
+    upload: PublishRequest
+    final_state: StatusUpdate
+    """COMPLETED with the results; the step fills in the published audio's key and size."""
+    rerender: bool = False
 
 
 class UsageRequest(BaseModel):

@@ -67,6 +67,7 @@ async def start_podcast(
     *,
     speech_concurrency: int = SPEECH_CONCURRENCY,
     lines_per_activity: int = 4,
+    speech_rounds: int = 2,
 ) -> tuple[Podcast, WorkflowHandle[Any, Any]]:
     """Store a SHORT podcast and start its run as the API does (update-with-start)."""
     podcast = await stored_podcast(db, owner, "Durability test")
@@ -77,6 +78,7 @@ async def start_podcast(
             podcast,
             speech_concurrency=speech_concurrency,
             lines_per_activity=lines_per_activity,
+            speech_rounds=speech_rounds,
         ),
         summary=f"Podcast {podcast.id} (SHORT)",
     )

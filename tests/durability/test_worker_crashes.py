@@ -89,8 +89,8 @@ async def test_sigkilled_worker_mid_batch_loses_only_the_lines_it_was_speaking(
     settings_for_test: Settings,
     owner: ApiUser,
 ) -> None:
-    """espeak-ng's way (`SpeechProvider`): one batch at a time of up to 64 lines, spoken two
-    at once. Worker A stores lines 0 and 1, then stores 2 and 3 and hangs on both (the
+    """espeak-ng's way (`SpeechProvider`): the podcast's lines in one batch, spoken two at
+    once. Worker A stores lines 0 and 1, then stores 2 and 3 and hangs on both (the
     checkpoint lists 0 and 1). SIGKILL; worker B resumes the batch within 10 s: 0 and 1
     from the checkpoint, 2 and 3 from the cache, and no line reaches the engine twice."""
     espeak = SPEECH_PROVIDERS["espeak"]
@@ -102,6 +102,7 @@ async def test_sigkilled_worker_mid_batch_loses_only_the_lines_it_was_speaking(
         settings_for_test.temporal_task_queue,
         speech_concurrency=espeak.activities_at_once,
         lines_per_activity=espeak.lines_per_activity,
+        speech_rounds=espeak.speech_rounds,
     )
     events = harness.events_path
     await until(lambda: len(events_of(events, "stalled", "A")) == 2, 30, "A to hang on two lines")

@@ -67,6 +67,7 @@ async def test_a_burst_of_twenty_podcasts_runs_every_step_once(
                                 podcast,
                                 speech_concurrency=SPEECH_PROVIDERS["espeak"].activities_at_once,
                                 lines_per_activity=SPEECH_PROVIDERS["espeak"].lines_per_activity,
+                                speech_rounds=SPEECH_PROVIDERS["espeak"].speech_rounds,
                             ),
                             summary=f"burst {n}",
                         )

@@ -82,15 +82,14 @@ class _Held(ActivityInboundInterceptor):
 
 
 STEPS = [
-    ("check_limits", None, False),
+    ("check_limits", None, False),  # a local activity, in the run's first workflow task
     # A first run has no status mirror of its own any more (FOLDED_MIRRORS_PATCH): the
-    # speech's start is mirrored in write_script, the upload's in upload_audio, the end in
-    # record_usage.
+    # speech's start is mirrored in write_script, the upload's and the end in
+    # publish_podcast.
     ("write_script", None, False),
     ("synthesize_lines", None, False),
     ("combine_audio", None, False),
-    ("upload_audio", None, True),  # past the point of no return: completes
-    ("record_usage", None, True),
+    ("publish_podcast", None, True),  # past the point of no return: completes
 ]
 
 

@@ -41,12 +41,11 @@ from tests.integration.notes import NOTES
 
 SECRET = "observability-secret-key-0123456789"
 ACTIVITIES = {  # a completed first run's (its states are mirrored by these steps)
-    "check_limits",
+    "check_limits",  # a local activity: logged with the run's ids all the same
     "write_script",
     "synthesize_lines",
     "combine_audio",
-    "upload_audio",
-    "record_usage",
+    "publish_podcast",
 }
 
 

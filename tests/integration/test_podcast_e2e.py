@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -150,13 +151,14 @@ async def test_notes_become_a_two_voice_mp3(
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
     }
-    # Every state the row needs is written by the step it comes with (the script's, the
-    # upload's, the usage's transaction): no status-mirror activity of its own.
-    assert steps == {
-        "check_limits",
-        "write_script",
-        "synthesize_lines",
-        "combine_audio",
-        "upload_audio",
-        "record_usage",
-    }
+    # Every state the row needs is written by the step it comes with (the limit check's,
+    # the script's, the publish's transaction): no status-mirror activity of its own; the
+    # limit check runs as a local activity (a marker in the history, no activity task).
+    assert steps == {"write_script", "synthesize_lines", "combine_audio", "publish_podcast"}
+    local = [
+        json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        for event in history.events
+        if event.HasField("marker_recorded_event_attributes")
+        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert [marker["activity_type"] for marker in local] == ["check_limits"]

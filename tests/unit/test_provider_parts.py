@@ -385,10 +385,10 @@ def test_unreal_speech_key_is_read_under_the_original_plans_name(
 
 
 def test_lines_per_activity_follow_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """espeak-ng's lines go out in a few large batches, one at a time (each speaks its
-    lines on every core); a cloud engine's one an activity, eight at a time (each slot
-    takes the next line as soon as it is free). SPEECH_LINES_PER_ACTIVITY and
-    SPEECH_CONCURRENCY set them for all."""
+    """espeak-ng's lines go out in one large batch (it speaks them on every core); a cloud
+    engine's one an activity, eight at a time (each slot takes the next line as soon as it
+    is free), in two rounds. SPEECH_LINES_PER_ACTIVITY and SPEECH_CONCURRENCY set them for
+    all; the rounds are the engine's own."""
     from api.temporal_client import PodcastRuns
     from podnex.models import Podcast
     from podnex.podcasts import spec_values
@@ -406,11 +406,13 @@ def test_lines_per_activity_follow_the_engine(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("SPEECH_LINES_PER_ACTIVITY", raising=False)
     monkeypatch.delenv("SPEECH_CONCURRENCY", raising=False)
     runs = PodcastRuns(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert runs.lines_per_activity(podcast("espeak")) == 64
+    assert runs.lines_per_activity(podcast("espeak")) == 256
     assert runs.speech_concurrency(podcast("espeak")) == 1
+    assert runs.speech_rounds(podcast("espeak")) == 1
     for cloud in ("openai", "elevenlabs"):
         assert runs.lines_per_activity(podcast(cloud)) == 1
         assert runs.speech_concurrency(podcast(cloud)) == 8
+        assert runs.speech_rounds(podcast(cloud)) == 2
     monkeypatch.setenv("SPEECH_LINES_PER_ACTIVITY", "3")
     monkeypatch.setenv("SPEECH_CONCURRENCY", "5")
     runs = PodcastRuns(Settings(_env_file=None))  # type: ignore[call-arg]

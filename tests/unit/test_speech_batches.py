@@ -9,6 +9,7 @@ import pytest
 
 from podnex.providers import SPEECH_PROVIDERS
 from workflows.podcast import SPEECH_ROUNDS, speech_batches, speech_batches_before
+from workflows.types import PodcastInput
 
 
 def most_lines_a_slot(batches: list[list[int]], concurrency: int) -> int:
@@ -75,13 +76,39 @@ def test_a_short_script_keeps_one_line_an_activity() -> None:
     assert speech_batches(10, 8, 4) == [[line] for line in range(10)]
 
 
-def test_espeak_speaks_a_podcast_in_two_or_three_batches() -> None:
-    """espeak-ng's declaration (64 lines an activity, one at a time, each batch's lines
-    spoken at once on every core): a SHORT script of 55 lines in 2 activities, a LONG one
-    of 149 in 3, each batch the next lines of the script in order."""
+def test_espeak_speaks_a_podcast_in_one_batch() -> None:
+    """espeak-ng's declaration (256 lines an activity, one at a time, one round, each
+    batch's lines spoken at once on every core): a SHORT script of 55 lines and a LONG one
+    of 149 each in one activity, in the script's order."""
     espeak = SPEECH_PROVIDERS["espeak"]
-    short = speech_batches(55, espeak.activities_at_once, espeak.lines_per_activity)
-    assert short == [list(range(28)), list(range(28, 55))]
-    long = speech_batches(149, espeak.activities_at_once, espeak.lines_per_activity)
-    assert [len(batch) for batch in long] == [50, 50, 49]
-    assert [line for batch in long for line in batch] == list(range(149))
+
+    def deal(total: int) -> list[list[int]]:
+        return speech_batches(
+            total, espeak.activities_at_once, espeak.lines_per_activity, espeak.speech_rounds
+        )
+
+    assert deal(55) == [list(range(55))]
+    assert deal(149) == [list(range(149))]
+    # Past its batch size, in as few even batches as it allows.
+    assert [len(batch) for batch in deal(600)] == [200, 200, 200]
+
+
+def test_rounds_default_to_the_runs_before_them() -> None:
+    """Runs whose input names no rounds (all before the field) deal as they did: two."""
+    assert speech_batches(55, 1, 64) == [list(range(28)), list(range(28, 55))]
+    assert speech_batches(55, 1, 64, 2) == speech_batches(55, 1, 64)
+    assert (
+        PodcastInput.model_validate(
+            {
+                "podcast_id": "p",
+                "user_id": "u",
+                "spec": {
+                    "note_content": "Notes.",
+                    "host_voice": "en-us",
+                    "guest_voice": "en-gb",
+                    "tts_provider": "espeak",
+                },
+            }
+        ).speech_rounds
+        == 2
+    )
