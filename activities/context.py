@@ -135,12 +135,16 @@ async def heartbeating(
     interval_seconds: float = 1.0, details: Callable[[], Sequence[Any]] | None = None
 ) -> AsyncIterator[None]:
     """Heartbeat in the background while a long step runs, so cancellation reaches it;
-    each beat carries ``details()`` when given (a checkpoint a retry resumes from)."""
+    each beat carries ``details()`` when given (a checkpoint a retry resumes from).
+
+    The first beat comes after ``interval_seconds``, not at once: a step that ends sooner
+    costs the server no heartbeat (a retry still gets the details its previous attempt
+    recorded last), and a cancel reaches a longer one at the same beat as before."""
 
     async def beat() -> None:
         while True:
-            activity.heartbeat(*(details() if details else ()))
             await asyncio.sleep(interval_seconds)
+            activity.heartbeat(*(details() if details else ()))
 
     task = asyncio.create_task(beat())
     try:

@@ -989,8 +989,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--worker-processes",
         type=int,
-        default=1,
-        help="orchestration: podnex worker processes on the same task queues",
+        default=os.cpu_count() or 1,
+        help="orchestration: podnex worker processes on the same task queues (default: one "
+        "a core, as a deployment of CPU-bound steps runs them, and as Celery's prefork pools)",
     )
     parser.add_argument(
         "--trivial-pipelines",
