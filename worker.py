@@ -235,6 +235,15 @@ def build_deps(settings: Settings) -> ActivityDeps:
     )
 
 
+async def warm_up_engines(deps: ActivityDeps) -> None:
+    """Start what the speech engines keep running (espeak-ng's speaking processes,
+    `EspeakEngine.warm_up`) before the worker polls, so its first podcast waits for none."""
+    for engine in deps.engines.values():
+        warm_up = getattr(engine, "warm_up", None)
+        if warm_up is not None:
+            await warm_up()
+
+
 class WorkerStartError(Exception):
     """The worker could not start (Temporal unreachable, a port taken): the reason, no
     traceback, for the operator."""
@@ -286,6 +295,7 @@ async def run(settings: Settings, deps: ActivityDeps | None = None) -> None:
                     f"cannot serve health checks on "
                     f"{_address(host, settings.worker_health_port)} (WORKER_HEALTH_PORT): {exc}"
                 ) from exc
+        await warm_up_engines(deps)
         async with worker:
             await keep_reconcile_schedule(client, settings)
             log.info(

@@ -100,7 +100,7 @@ class Stack:
     def start_worker(self, engine: str, processes: int = 1) -> None:
         """(Re)start the worker with speech engine ``engine`` in ``processes`` processes on
         the same task queues (as a deployment runs one a core); wait until each polls.
-        Each process's espeak-ng speaks in its share of the cores.
+        Each process's espeak-ng speaks on every core.
 
         The cloud-like engines stand in for a cloud provider under the ``espeak`` name, so
         the API is (re)started to give their podcasts a cloud provider's one line an
@@ -113,10 +113,9 @@ class Stack:
             self.stop_api()
             self.start_api()
         log = self.work / "worker.log"
+        # Each process keeps espeak-ng's default, one speaking process a core: a podcast's
+        # lines go to one worker process, which then speaks them on every core.
         env = self.env
-        if processes > 1 and "ESPEAK_PROCESSES" not in env:
-            cores = os.cpu_count() or 1
-            env = {**env, "ESPEAK_PROCESSES": str(max(1, cores // processes))}
         started: list[tuple[subprocess.Popen[bytes], Path]] = []
         for _ in range(processes):
             ready = self.work / f"worker-{uuid.uuid4().hex[:6]}.ready"

@@ -40,6 +40,7 @@ async def serve(engine_name: str, ready_file: Path) -> None:
         else ENGINES[engine_name]()
     )
     deps.engines = {"espeak": engine}
+    await worker_module.warm_up_engines(deps)
     podnex_workers = worker_module.build_worker(client, settings, deps)
     # The baseline gets the same caps as podnex: the main worker's activity slots, and
     # the speech worker's for the fan-out.

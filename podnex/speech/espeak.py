@@ -10,7 +10,9 @@ globals, so one process speaks one line at a time. An engine speaks where its
 - more (the worker's ``ESPEAK_PROCESSES``, 0 = one a core): in a pool of that many child
   processes, started with ``spawn`` (never ``fork``: the worker runs Temporal's threads).
   Each child initialises the library once and keeps it; the pool is made on first use and
-  shared by every engine of the process that asks for that many. A child that dies fails
+  shared by every engine of the process that asks for that many; :meth:`EspeakEngine.warm_up`
+  starts all of its processes at once (the worker does before it polls, so its first
+  podcast waits for none). A child that dies fails
   the lines it had (a retryable `SpeechError`) and the next call gets a new pool; a
   cancelled call leaves its child to finish the line, whose audio is dropped.
   :func:`shutdown` stops the pools (the worker calls it as it stops; an interpreter that
@@ -249,6 +251,24 @@ class EspeakEngine:
         )
         return _audio(pcm, sample_rate)
 
+    async def warm_up(self) -> int:
+        """Start the pool's processes now rather than at the first lines (each spawns a
+        Python and loads the library: a few hundred milliseconds a process); how many
+        answered. Nothing to start when it speaks in this process."""
+        if self.processes == 1:
+            return 0
+        loop = asyncio.get_running_loop()
+        pool = _pool(self.processes)
+        # Submitted together: the pool spawns a process for each job that finds none idle.
+        try:
+            answered = await asyncio.gather(
+                *(loop.run_in_executor(pool, _ready) for _ in range(self.processes))
+            )
+        except BrokenProcessPool:
+            _drop_pool(self.processes, pool)  # the first lines make another, or fail
+            return 0
+        return len(answered)
+
     def _synthesize_blocking(self, text: str, voice_id: str) -> SpeechAudio:
         with _LOCK:
             library = _get_library()
@@ -381,6 +401,12 @@ def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(_PARENT_CHECK_SECONDS)
     os._exit(0)
+
+
+def _ready() -> int:
+    """In a pool process, for `EspeakEngine.warm_up`: its pid (the library is loaded by
+    the process's initialiser)."""
+    return os.getpid()
 
 
 def _speak(text: str, voice_id: str, words_per_minute: int) -> tuple[bytes, int, int]:

@@ -94,6 +94,24 @@ async def wait_until_ok(url: str, limit_s: float, process: subprocess.Popen[byte
     raise AssertionError(f"{url} never answered 200")
 
 
+def spawned_children(pid: int) -> list[int]:
+    """The child processes of ``pid`` started by multiprocessing's spawn (not its
+    resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == pid and any(b"spawn_main" in part for part in command):
+            found.append(int(entry.name))
+    return found
+
+
 def launch(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start `command` in the project root, its stdout and stderr going to `log`."""
     with log.open("wb") as out:
@@ -140,6 +158,10 @@ async def stack(settings: Settings, tmp_path: Path) -> AsyncIterator[Stack]:
     )
     try:
         await wait_until_ok(f"{stack.health_url}/ready", 90, worker)
+        # Ready means warmed up: espeak-ng's speaking processes (one a core, by default)
+        # already run, before any podcast asked for a line.
+        cores = os.cpu_count() or 1
+        assert len(spawned_children(worker.pid)) == (cores if cores > 1 else 0)
         await wait_until_ok(f"{stack.api_url}/api/ready", 90, api)
         yield stack
     finally:

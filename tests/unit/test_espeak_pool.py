@@ -182,3 +182,19 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_warm_up_starts_every_process_before_the_first_line() -> None:
+    """The worker warms its engines before it polls: the pool's processes all start then,
+    not one by one as the first podcast's lines find none idle."""
+    espeak.shutdown()
+    engine = EspeakEngine(processes=3)
+
+    assert await engine.warm_up() == 3
+
+    processes = espeak._POOLS[3]._processes  # type: ignore[attr-defined]
+    assert len(processes) == 3
+    assert all(process.is_alive() for process in processes.values())
+    assert os.getpid() not in {process.pid for process in processes.values()}
+    # Speaking in this process: nothing to start.
+    assert await EspeakEngine().warm_up() == 0
