@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -33,32 +35,33 @@ class UsageActivities:
 async def record_usage(deps: ActivityDeps, request: UsageRequest) -> bool:
     """Charge the podcast's seconds once (and, when asked, mirror its final state in the
     same transaction, then start the webhook deliveries of its event)."""
-    async with deps.db.transaction() as session:
-        charged = await quota.charge_usage(
-            session, podcast_uuid(request.podcast_id), request.seconds
-        )
-        deliveries = await _final_state(deps, session, request)
+    charged = await _in_final_transaction(deps, request, quota.charge_usage)
     log().info("usage recorded", seconds=round(request.seconds, 2), charged=charged)
-    await announce(deliveries)
     return charged
 
 
 async def settle_usage(deps: ActivityDeps, request: UsageRequest) -> float:
     """A published re-render: the podcast's usage follows its new duration, once (and,
     when asked, its final state is mirrored in the same transaction)."""
-    async with deps.db.transaction() as session:
-        delta = await quota.settle_rerender_usage(
-            session, podcast_uuid(request.podcast_id), request.seconds
-        )
-        deliveries = await _final_state(deps, session, request)
+    delta = await _in_final_transaction(deps, request, quota.settle_rerender_usage)
     log().info("re-render usage settled", seconds=round(request.seconds, 2), delta=delta)
-    await announce(deliveries)
     return delta
 
 
-async def _final_state(
-    deps: ActivityDeps, session: AsyncSession, request: UsageRequest
-) -> list[uuid.UUID]:
-    if request.final_state is None:
-        return []
-    return await mirror(deps, session, request.final_state)
+T = TypeVar("T")
+
+
+async def _in_final_transaction(
+    deps: ActivityDeps,
+    request: UsageRequest,
+    account: Callable[[AsyncSession, uuid.UUID, float], Awaitable[T]],
+) -> T:
+    """``account`` the podcast's seconds and mirror its final state (when given) in one
+    transaction, then start the deliveries of its event."""
+    async with deps.db.transaction() as session:
+        result = await account(session, podcast_uuid(request.podcast_id), request.seconds)
+        deliveries = (
+            [] if request.final_state is None else await mirror(deps, session, request.final_state)
+        )
+    await announce(deliveries)
+    return result
