@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from temporalio.client import Client
@@ -44,10 +45,13 @@ async def test_sigkilled_worker_mid_rerender_resumes_without_synthesising_again(
     Worker B finishes: lines 4-7 are cache hits, lines 8-11 are synthesised once, and no
     edited line reaches the engine twice; version 2 is published, usage settled once."""
     maker = harness.start_worker("maker")
-    podcast, _ = await start_podcast(
+    podcast, first_run = await start_podcast(
         durable_db, client, owner, settings_for_test.temporal_task_queue
     )
     await wait_for_status(durable_db, podcast, FINISHED, within=60)
+    # The row reads COMPLETED from the publish's transaction, a workflow task before the
+    # run closes: the maker closes it before it stops, or the re-render finds it open.
+    await asyncio.wait_for(first_run.result(), 60)
     maker.stop()
     first = await podcast_row(durable_db, podcast)
     assert first.status is PodcastStatus.COMPLETED and first.version == 1
