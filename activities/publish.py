@@ -27,11 +27,10 @@ class PublishActivities:
         """
         upload = request.upload
         published = await publish_audio(self.deps, upload)
-        final_state = request.final_state.model_copy(
-            update={"audio_key": published.audio_key, "audio_size_bytes": published.size_bytes}
-        )
         usage = UsageRequest(
-            podcast_id=upload.podcast_id, seconds=upload.duration_seconds, final_state=final_state
+            podcast_id=upload.podcast_id,
+            seconds=upload.duration_seconds,
+            final_state=request.final_state.with_audio(published),
         )
         if request.rerender:
             await settle_usage(self.deps, usage)

@@ -494,9 +494,7 @@ class PodcastWorkflow:
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=WORK,
         )
-        final_state = final_state.model_copy(
-            update={"audio_key": published.audio_key, "audio_size_bytes": published.size_bytes}
-        )
+        final_state = final_state.with_audio(published)
         await self._step(ProgressBands.USAGE_START, "Recording usage")
         await workflow.execute_activity_method(
             # A re-render's minutes follow the new duration; it counts no new podcast.

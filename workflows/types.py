@@ -170,6 +170,12 @@ class StatusUpdate(RunState):
 
     podcast_id: str
 
+    def with_audio(self, published: PublishResult) -> StatusUpdate:
+        """This state naming the published audio (its key and size)."""
+        return self.model_copy(
+            update={"audio_key": published.audio_key, "audio_size_bytes": published.size_bytes}
+        )
+
 
 LEGACY_SCRIPT_VOICES = {"host_voice": "host", "guest_voice": "guest", "tts_provider": "espeak"}
 
