@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from podnex.db import Database
-from podnex.models import Podcast, PodcastDuration
+from podnex.models import Podcast, PodcastDuration, Subscription, UsageRecord
 from podnex.podcasts import NewPodcast, create_podcast
 from podnex.spec import PodcastSpec
 from tests.conftest import ApiUser
@@ -29,3 +31,23 @@ async def stored_podcast(db: Database, owner: ApiUser, title: str | None = None)
             ),
             workflow_id_for=workflow_id_for,
         )
+
+
+async def billing_of(
+    db: Database, podcast: Podcast
+) -> tuple[Podcast, list[UsageRecord], Subscription]:
+    """The podcast's row as stored now, its usage records and its owner's subscription."""
+    async with db.transaction() as session:
+        row = await session.get(Podcast, podcast.id)
+        usage = list(
+            (
+                await session.scalars(
+                    select(UsageRecord).where(UsageRecord.podcast_id == podcast.id)
+                )
+            ).all()
+        )
+        subscription = await session.scalar(
+            select(Subscription).where(Subscription.user_id == podcast.user_id)
+        )
+    assert row is not None and subscription is not None
+    return row, usage, subscription

@@ -15,29 +15,24 @@ import gc
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
-    Interceptor,
-)
+from temporalio.worker import ExecuteActivityInput
 
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
-from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.models import PodcastStatus
 from podnex.settings import Settings
 from tests.conftest import ApiUser
-from tests.integration.podcasts import stored_podcast
+from tests.integration.podcasts import billing_of, stored_podcast
 from tests.integration.test_workflow_outcomes import assert_left_nothing
-from tests.integration.workers import ScriptedEngine, worker_with
+from tests.integration.workers import AfterEachActivity, ScriptedEngine, worker_with
 from workflows.types import ProgressBands
 
 pytestmark = pytest.mark.timeout(90)
 
 
-class Gate(Interceptor):
+class Gate(AfterEachActivity):
     """Holds the first run of ``activity_type`` once its work is done, until released.
 
     While held it heartbeats (so Temporal's cancel reaches it) and then finishes anyway,
@@ -51,27 +46,16 @@ class Gate(Interceptor):
         self.released = asyncio.Event()
         self.used = False
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _Held(next, self)
-
-
-class _Held(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, gate: Gate) -> None:
-        super().__init__(next)
-        self.gate = gate
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        result = await self.next.execute_activity(input)
-        gate = self.gate
-        wanted = activity.info().activity_type == gate.activity_type and not gate.used
-        if wanted and gate.status is not None:
-            wanted = getattr(input.args[0], "status", None) == gate.status
+    async def after(self, input: ExecuteActivityInput, result: Any) -> Any:
+        wanted = activity.info().activity_type == self.activity_type and not self.used
+        if wanted and self.status is not None:
+            wanted = getattr(input.args[0], "status", None) == self.status
         if not wanted:
             return result
-        gate.used = True
-        gate.reached.set()
-        released = asyncio.ensure_future(gate.released.wait())
-        while not gate.released.is_set():
+        self.used = True
+        self.reached.set()
+        released = asyncio.ensure_future(self.released.wait())
+        while not self.released.is_set():
             activity.heartbeat()
             # Cancelled meanwhile: this step finishes all the same. (asyncio.wait, unlike
             # wait_for, leaves no timed-out task whose exception nobody retrieves.)
@@ -131,17 +115,7 @@ async def test_cancel_inside_every_step(
     assert unretrieved == [], [r.getMessage() for r in unretrieved]
     assert "Logging error" not in capfd.readouterr().err
     if completes:
-        async with db.transaction() as session:
-            row = await session.get(Podcast, podcast.id)
-            charges = (
-                await session.scalars(
-                    select(UsageRecord).where(UsageRecord.podcast_id == podcast.id)
-                )
-            ).all()
-            subscription = await session.scalar(
-                select(Subscription).where(Subscription.user_id == podcast.user_id)
-            )
-        assert row is not None and subscription is not None
+        row, charges, subscription = await billing_of(db, podcast)
         assert row.status is PodcastStatus.COMPLETED, (row.status, row.error)
         assert len(charges) == 1 and row.audio_key is not None
         assert subscription.current_podcast_count == 1

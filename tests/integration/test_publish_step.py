@@ -12,66 +12,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+from temporalio.worker import ExecuteActivityInput
 
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
-from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.models import Podcast, PodcastStatus
 from podnex.podcasts import script_of
 from podnex.script.types import ScriptLine
 from podnex.settings import Settings
 from tests.conftest import ApiUser
-from tests.integration.podcasts import stored_podcast
-from tests.integration.workers import ScriptedEngine, worker_with
+from tests.integration.podcasts import billing_of, stored_podcast
+from tests.integration.workers import AfterEachActivity, ScriptedEngine, worker_with
 
 pytestmark = pytest.mark.timeout(120)
 
 
-class LoseTheFirstAnswer(Interceptor):
+class LoseTheFirstAnswer(AfterEachActivity):
     """The first attempt of each ``publish_podcast`` does its work, then fails as if its
     worker had lost the answer: Temporal retries the whole step."""
 
     def __init__(self) -> None:
         self.attempts: list[int] = []
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _Lose(next, self)
-
-
-class _Lose(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, owner: LoseTheFirstAnswer) -> None:
-        super().__init__(next)
-        self.owner = owner
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        result = await self.next.execute_activity(input)
+    async def after(self, input: ExecuteActivityInput, result: Any) -> Any:
         info = activity.info()
         if info.activity_type == "publish_podcast":
-            self.owner.attempts.append(info.attempt)
+            self.attempts.append(info.attempt)
             if info.attempt == 1:
                 raise ApplicationError("the answer was lost", type="LostAnswer")
         return result
-
-
-async def charged(db: Database, podcast: Podcast) -> tuple[Podcast, list[UsageRecord], float]:
-    async with db.transaction() as session:
-        row = await session.get(Podcast, podcast.id)
-        usage = list(
-            (
-                await session.scalars(
-                    select(UsageRecord).where(UsageRecord.podcast_id == podcast.id)
-                )
-            ).all()
-        )
-        subscription = await session.scalar(
-            select(Subscription).where(Subscription.user_id == podcast.user_id)
-        )
-    assert row is not None and subscription is not None
-    return row, usage, subscription.current_seconds_used
 
 
 def published(settings: Settings, podcast: Podcast) -> list[str]:
@@ -95,12 +67,12 @@ async def test_a_publish_retried_after_its_work_publishes_and_charges_once(
         result = await handle.result()
     assert lose.attempts == [1, 2]
     assert result["status"] == "COMPLETED"
-    row, usage, seconds_used = await charged(db, podcast)
+    row, usage, subscription = await billing_of(db, podcast)
     assert row.status is PodcastStatus.COMPLETED, row.error
     assert row.audio_key == result["audio_key"] and row.audio_size_bytes
     assert row.audio_duration == pytest.approx(result["audio_duration"])
     assert len(usage) == 1 and usage[0].amount == pytest.approx(row.audio_duration)
-    assert seconds_used == pytest.approx(row.audio_duration)
+    assert subscription.current_seconds_used == pytest.approx(row.audio_duration)
     assert row.transcript and len(row.transcript) == len(script_of(row))
     assert published(settings, podcast) == ["audio.mp3"]
 
@@ -116,7 +88,7 @@ async def test_a_rerender_publish_retried_after_its_work_settles_once(
             temporal_client, queue, run_input_for(podcast, speech_concurrency=2), summary="v1"
         )
         await first.result()
-        row, _, _ = await charged(db, podcast)
+        row, _, _ = await billing_of(db, podcast)
         lines = script_of(row)
         edited = [*lines, ScriptLine(speaker="guest", text="And one more thing, said slowly.")]
         _, handle = await start_podcast_run(
@@ -128,10 +100,10 @@ async def test_a_rerender_publish_retried_after_its_work_settles_once(
         result = await handle.result()
     assert lose.attempts == [1, 2, 1, 2]
     assert result["status"] == "COMPLETED"
-    row, usage, seconds_used = await charged(db, podcast)
+    row, usage, subscription = await billing_of(db, podcast)
     assert row.status is PodcastStatus.COMPLETED and row.version == 2, (row.status, row.error)
     assert row.audio_key is not None and row.audio_key.endswith("audio-v2.mp3")
     assert script_of(row) == edited
     assert len(usage) == 1 and usage[0].amount == pytest.approx(row.audio_duration)
-    assert seconds_used == pytest.approx(row.audio_duration)
+    assert subscription.current_seconds_used == pytest.approx(row.audio_duration)
     assert published(settings, podcast) == ["audio-v2.mp3"]

@@ -13,26 +13,18 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 
 from api.temporal_client import run_input_for, start_podcast_run
 from podnex.db import Database
-from podnex.models import Podcast, PodcastStatus, Subscription, UsageRecord
+from podnex.models import Podcast, PodcastStatus, Subscription
 from podnex.plans import Plan
 from podnex.settings import Settings
 from tests.conftest import ApiUser, LiveApi, make_user
 from tests.integration.notes import NOTES
-from tests.integration.podcasts import stored_podcast
+from tests.integration.podcasts import billing_of, stored_podcast
 from tests.integration.workers import ScriptedEngine, worker_with
 from workflows.types import PodcastResult
 
 
 async def assert_left_nothing(db: Database, settings: Settings, podcast: Podcast) -> Podcast:
-    async with db.transaction() as session:
-        row = await session.get(Podcast, podcast.id)
-        subscription = await session.scalar(
-            select(Subscription).where(Subscription.user_id == podcast.user_id)
-        )
-        usage = (
-            await session.scalars(select(UsageRecord).where(UsageRecord.podcast_id == podcast.id))
-        ).all()
-    assert row is not None and subscription is not None
+    row, usage, subscription = await billing_of(db, podcast)
     assert not row.quota_reserved
     assert subscription.current_podcast_count == 0
     assert subscription.current_seconds_used == 0

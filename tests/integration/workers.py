@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Interceptor
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 import worker as worker_module
 from podnex.settings import Settings
@@ -57,3 +58,24 @@ async def worker_with(
     async with worker_module.build_worker(client, own, deps, extra_interceptors=interceptors):
         yield queue
     await deps.db.dispose()
+
+
+class AfterEachActivity(Interceptor):
+    """A worker interceptor that runs `after` once each activity has done its work, in
+    that activity's context (its info, its heartbeats); what `after` returns or raises is
+    the activity's outcome."""
+
+    async def after(self, input: ExecuteActivityInput, result: Any) -> Any:
+        return result
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _After(next, self)
+
+
+class _After(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, owner: AfterEachActivity) -> None:
+        super().__init__(next)
+        self.owner = owner
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        return await self.owner.after(input, await self.next.execute_activity(input))
